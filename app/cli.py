@@ -1,0 +1,389 @@
+"""The command line: `shuangsui serve | migrate | demo | import | export`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from app.config import get_settings
+from app.db import make_engine, make_sessionmaker
+from app.migrate import upgrade
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from app.ledger.keys import Signer
+
+cli = typer.Typer(help="shuangsui：双随机、一公开 抽查服务", no_args_is_help=True)
+
+
+def _prepare() -> str:
+    """Create the data directory and migrate the database; return its URL."""
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url
+    upgrade(url)
+    return url
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    url = _prepare()
+    typer.echo(f"数据库已是最新结构：{url}")
+
+
+@cli.command()
+def demo(
+    scale: Annotated[
+        int | None, typer.Option(help="生成 N 家企业的大规模名录（基准测试用），而非衡阳示例名录")
+    ] = None,
+) -> None:
+    """Load the demo pool of Hengyang (or a scaled pool) into an empty directory."""
+    from app.pools.demo_load import load_demo_pool, load_scaled_pool
+
+    engine = make_engine(_prepare())
+    factory = make_sessionmaker(engine)
+    with factory() as session:
+        counts = load_demo_pool(session) if scale is None else load_scaled_pool(session, scale)
+        session.commit()
+    engine.dispose()
+    if not counts:
+        typer.echo("名录中已有企业，未载入示例名录")
+        return
+    typer.echo("示例名录：" + "，".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@cli.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    demo_pool: Annotated[bool, typer.Option("--demo", help="名录为空时载入衡阳示例名录")] = False,
+    workers: int = 1,
+) -> None:
+    """Migrate, optionally load the demo pool, and serve the API."""
+    import uvicorn
+
+    from app.pools.demo_load import load_demo_pool
+
+    url = _prepare()
+    if demo_pool:
+        engine = make_engine(url)
+        with make_sessionmaker(engine)() as session:
+            counts = load_demo_pool(session)
+            session.commit()
+        engine.dispose()
+        if counts:
+            typer.echo("已载入示例名录：" + "，".join(f"{k} {v}" for k, v in counts.items()))
+    typer.echo(f"API 文档：http://{host}:{port}/docs")
+    uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, log_level="info")
+
+
+@cli.command("import")
+def import_file(
+    target: Annotated[str, typer.Argument(help="enterprises | inspectors | inspections")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="只检查并报告，不写入")] = False,
+    actor: Annotated[str, typer.Option(help="操作人，记入变更历史")] = "命令行导入",
+) -> None:
+    """Import a CSV/XLSX/XLS file into a directory: all rows or none."""
+    from app.errors import ImportRejected
+    from app.pools.importing import IMPORTERS, import_enterprises
+
+    if target not in IMPORTERS:
+        raise typer.BadParameter(f"应为 {'、'.join(IMPORTERS)} 之一", param_hint="TARGET")
+    importer = IMPORTERS[target][0]
+    engine = make_engine(_prepare())
+    data = file.read_bytes()
+    with (
+        make_sessionmaker(engine)() as session,
+        typer.progressbar(length=1, label=f"导入 {file.name}") as bar,
+    ):
+        last = 0
+
+        def progress(done: int, total: int) -> None:
+            nonlocal last
+            bar.length = max(total, 1)
+            bar.update(done - last)
+            last = done
+
+        try:
+            if importer is import_enterprises:
+                report = import_enterprises(
+                    session,
+                    data=data,
+                    filename=file.name,
+                    actor=actor,
+                    dry_run=dry_run,
+                    progress=progress,
+                )
+            else:
+                report = importer(
+                    session, data=data, filename=file.name, actor=actor, dry_run=dry_run
+                )
+        except ImportRejected as exc:
+            session.rollback()
+            typer.echo("")
+            typer.echo(exc.detail, err=True)
+            for item in exc.errors[:50]:
+                where = f"第 {item.row} 行" + (f" {item.column}" if item.column else "")
+                value = f"（值：{item.value}）" if item.value else ""
+                typer.echo(f"  {where}：{item.message}{value}", err=True)
+            if len(exc.errors) > 50:
+                typer.echo(f"  ……共 {len(exc.errors)} 处", err=True)
+            raise typer.Exit(code=1) from exc
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    engine.dispose()
+    verb = "将" if dry_run else "已"
+    typer.echo(
+        f"{file.name}：{report.rows} 行；{verb}新增 {report.created}，{verb}更新 {report.updated}，"
+        f"未变 {report.unchanged}"
+        + ("（试运行，未写入）" if dry_run else f"；导入批次 {report.import_id}")
+    )
+    for warning in report.warnings:
+        typer.echo(f"提示：{warning}")
+
+
+@cli.command("audit-log")
+def audit_log() -> None:
+    """Re-read the whole public log, recompute it, and check every signed checkpoint."""
+    from app.ledger.audit import audit
+    from app.ledger.keys import load_or_create_signer
+
+    settings = get_settings()
+    engine = make_engine(_prepare())
+    signer = load_or_create_signer(settings.data_dir, settings.log_origin)
+    with make_sessionmaker(engine)() as session:
+        report = audit(session, signer.verifier_key)
+    engine.dispose()
+    if report.ok:
+        typer.echo(f"日志完好：{report.size} 条，{report.checkpoints} 个已签名检查点均一致")
+        return
+    where = f"自第 {report.first_bad_index} 条起" if report.first_bad_index is not None else ""
+    typer.echo(f"日志{where}有问题：", err=True)
+    for problem in report.problems:
+        typer.echo(f"  {problem}", err=True)
+    raise typer.Exit(code=1)
+
+
+plan_cli = typer.Typer(help="抽查计划", no_args_is_help=True)
+draw_cli = typer.Typer(help="抽查：冻结、揭晓种子、撤销、验证包", no_args_is_help=True)
+cli.add_typer(plan_cli, name="plan")
+cli.add_typer(draw_cli, name="draw")
+
+
+@contextmanager
+def _unit_of_work(actor: str = "命令行") -> Iterator[tuple[Session, Signer]]:
+    """A session committed once at the end, with the log's signer; errors print in Chinese."""
+    from app.errors import DomainError
+    from app.ledger.keys import load_or_create_signer
+
+    settings = get_settings()
+    engine = make_engine(_prepare())
+    signer = load_or_create_signer(settings.data_dir, settings.log_origin)
+    try:
+        with make_sessionmaker(engine)() as session:
+            try:
+                yield session, signer
+                session.commit()
+            except DomainError as exc:
+                session.rollback()
+                typer.echo(f"{exc.title}：{exc.detail}", err=True)
+                raise typer.Exit(code=1) from exc
+    finally:
+        engine.dispose()
+
+
+@plan_cli.command("templates")
+def plan_templates() -> None:
+    """List the ready plans of the 2024 and 2025 annual plans."""
+    from app.draws.templates import TEMPLATES, planned_total
+
+    for key, template in TEMPLATES.items():
+        total = planned_total(template)
+        typer.echo(f"{key:22} {template.title}" + (f"（{total} 家）" if total else ""))
+
+
+@plan_cli.command("create")
+def plan_create(
+    template: Annotated[str, typer.Argument(help="模板名，见 shuangsui plan templates")],
+    actor: Annotated[str, typer.Option(help="操作人")] = "命令行",
+) -> None:
+    """Create a plan from a template; prints its id."""
+    from app.draws import service
+    from app.draws.templates import TEMPLATES
+
+    if template not in TEMPLATES:
+        raise typer.BadParameter(f"没有模板 {template}", param_hint="TEMPLATE")
+    with _unit_of_work() as (session, _signer):
+        plan = service.create_plan(
+            session, data=TEMPLATES[template], actor=actor, template_key=template
+        )
+        typer.echo(f"计划 {plan.id}：{plan.title}")
+
+
+@draw_cli.command("freeze")
+def draw_freeze(
+    plan_id: int,
+    witness: Annotated[list[str], typer.Option(help="见证人（至少两位，可重复）")] = [],  # noqa: B006
+    ceremony_at: Annotated[str | None, typer.Option(help="摇号仪式时间，ISO 8601，带时区")] = None,
+    drand_delay: Annotated[int | None, typer.Option(help="改用 drand：冻结后多少秒的轮次")] = None,
+    replaces: Annotated[str | None, typer.Option(help="替代的（已撤销）抽查编号")] = None,
+    actor: Annotated[str, typer.Option(help="操作人")] = "命令行",
+) -> None:
+    """Freeze a plan's frame now and commit to it in the public log."""
+    from pydantic import ValidationError
+
+    from app.draws import service
+    from app.draws.schemas import DiceAnnouncement, DrandAnnouncement
+    from app.ledger import store
+
+    try:
+        announcement: DiceAnnouncement | DrandAnnouncement = (
+            DrandAnnouncement(delay_seconds=drand_delay)
+            if drand_delay is not None
+            else DiceAnnouncement.model_validate(
+                {"ceremony_at": ceremony_at or datetime.now(UTC).isoformat(), "witnesses": witness}
+            )
+        )
+    except ValidationError as exc:
+        raise typer.BadParameter(f"见证人至少两位，时间须带时区：{exc.errors()[0]['msg']}") from exc
+    with _unit_of_work() as (session, signer):
+        plan = service.get_plan(session, plan_id)
+        draw = service.freeze(
+            session, plan=plan, announcement=announcement, actor=actor, replaces=replaces
+        )
+        store.sign_checkpoint(session, signer)
+        typer.echo(f"已冻结 {draw.public_id}：框架哈希 {draw.frame_hash}")
+        for stratum in draw.provenance["strata"]:
+            typer.echo(f"  {stratum['label']}：符合条件 {stratum['eligible']} 个单位")
+
+
+@draw_cli.command("seed")
+def draw_seed(
+    public_id: str,
+    digits: Annotated[str | None, typer.Option(help="骰子点数，至少 20 位")] = None,
+    witness: Annotated[list[str], typer.Option(help="在场见证人（至少两位）")] = [],  # noqa: B006
+    actor: Annotated[str, typer.Option(help="操作人")] = "命令行",
+) -> None:
+    """Reveal the seed (dice digits, or the announced drand round) and run the draw."""
+    from pydantic import ValidationError
+
+    from app.draws import service
+    from app.draws.schemas import DiceReveal
+    from app.ledger import store
+
+    with _unit_of_work() as (session, signer):
+        draw = service.get_draw(session, public_id)
+        if draw.seed_source == "dice":
+            try:
+                reveal = DiceReveal(digits=digits or "", witnesses=witness)
+            except ValidationError as exc:
+                raise typer.BadParameter("须给出至少 20 位骰子点数和至少两位见证人") from exc
+            draw = service.reveal_dice(session, public_id=public_id, reveal=reveal, actor=actor)
+        else:
+            draw = service.reveal_drand(session, public_id=public_id, beacon=None, actor=actor)
+        store.sign_checkpoint(session, signer)
+        _print_draw(draw)
+
+
+def _print_draw(draw: Any) -> None:
+    typer.echo(f"{draw.public_id}（{draw.status}）种子：{draw.seed}")
+    if draw.failure:
+        typer.echo(f"  抽查失败：{draw.failure['message']}")
+    if draw.result_jcs:
+        result = json.loads(draw.result_jcs)
+        teams = {a["unit"]: a["inspectors"] for a in result.get("assignments") or []}
+        for stratum in result["strata"]:
+            typer.echo(f"  [{stratum['id']}]")
+            for unit in stratum["selected"]:
+                team = "、".join(teams.get(unit["key"], []))
+                typer.echo(f"    {unit['key']}" + (f"  检查人员：{team}" if team else ""))
+        for pair in result.get("pairs") or []:
+            typer.echo(f"  交叉执法：{pair['team']} → {pair['target']}")
+
+
+@draw_cli.command("show")
+def draw_show(public_id: str) -> None:
+    """Show a draw and its result."""
+    from app.draws import service
+
+    with _unit_of_work() as (session, _signer):
+        _print_draw(service.get_draw(session, public_id))
+
+
+@draw_cli.command("annul")
+def draw_annul(
+    public_id: str,
+    reason: Annotated[str, typer.Option(help="撤销理由（公开）")],
+    decided_by: Annotated[str, typer.Option(help="决定人或决定机关")],
+    actor: Annotated[str, typer.Option(help="操作人")] = "命令行",
+) -> None:
+    """Annul a draw in public (it stays in the log, marked annulled)."""
+    from app.draws import service
+    from app.draws.schemas import Annul
+    from app.ledger import store
+
+    with _unit_of_work() as (session, signer):
+        draw = service.annul(
+            session,
+            public_id=public_id,
+            data=Annul(reason=reason, decided_by=decided_by),
+            actor=actor,
+        )
+        store.sign_checkpoint(session, signer)
+        typer.echo(f"{draw.public_id} 已撤销：{reason}")
+
+
+@draw_cli.command("bundle")
+def draw_bundle(
+    public_id: str,
+    output: Annotated[Path | None, typer.Option("-o", help="写入文件（缺省打印）")] = None,
+) -> None:
+    """Write the draw's verification bundle (frame, seed, result, log entries, proofs)."""
+    from app.draws import service
+    from app.ledger import store
+
+    with _unit_of_work() as (session, signer):
+        bundle = store.bundle(session, service.get_draw(session, public_id), signer)
+    text = json.dumps(bundle, ensure_ascii=False, indent=1)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"已写入 {output}")
+
+
+@cli.command("verify")
+def verify(
+    bundle: Annotated[str, typer.Argument(help="验证包文件或网址")],
+    key: Annotated[str | None, typer.Option(help="日志公钥（应独立取得）")] = None,
+    draw_only: Annotated[
+        bool, typer.Option("--draw-only", help="只核对 frame、seed、result")
+    ] = False,
+) -> None:
+    """Verify a draw's bundle with the standalone verifier (verifier/verify.py)."""
+    import importlib.util
+
+    from app.migrate import PROJECT_ROOT
+
+    spec = importlib.util.spec_from_file_location("verify", PROJECT_ROOT / "verifier" / "verify.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    args = [bundle] + (["--key", key] if key else []) + (["--draw-only"] if draw_only else [])
+    raise typer.Exit(code=module.main(args))
+
+
+def main() -> None:
+    """Entry point of the `shuangsui` command."""
+    cli()

@@ -1,0 +1,1 @@
+"""Plans, frames, the draw ceremony and its results."""

@@ -1,0 +1,145 @@
+"""Inspection outcomes of drawn enterprises: recorded, then published to the log.
+
+A published outcome is public and never changes; it also enters the inspection
+history, so later draws see the enterprise as inspected that month.
+"""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import reference as ref
+from app.draws.models import Draw, Outcome
+from app.draws.schemas import OutcomeCreate, OutcomeOut
+from app.draws.service import DrawStateError, rfc3339
+from app.errors import Conflict, InvalidInput, NotFound
+from app.ledger import store as ledger
+from app.pools.models import Inspection
+from app.pools.service import enterprise_by_uscc
+from app.types import utcnow
+
+OUTCOME_LABELS = {t.code: t.label for t in ref.OUTCOMES}
+
+
+def drawn_units(draw: Draw) -> dict[str, str]:
+    """Each drawn enterprise code and the unit it was drawn in (a cluster names its pair)."""
+    if draw.result_jcs is None:
+        return {}
+    frame = json.loads(draw.frame_jcs)
+    members = {
+        u["key"]: u["attrs"].get("members", [u["key"]]) for s in frame["strata"] for u in s["units"]
+    }
+    result = json.loads(draw.result_jcs)
+    return {
+        code: unit["key"]
+        for stratum in result["strata"]
+        for unit in stratum["selected"]
+        for code in members[unit["key"]]
+    }
+
+
+def outcome_out(draw: Draw, outcome: Outcome) -> OutcomeOut:
+    """The API view of an outcome."""
+    return OutcomeOut(
+        draw=draw.public_id,
+        unit=outcome.unit_key,
+        uscc=outcome.uscc,
+        outcome=outcome.outcome,
+        outcome_label=OUTCOME_LABELS[outcome.outcome],
+        inspected_on=outcome.inspected_on,
+        note=outcome.note,
+        recorded_by=outcome.recorded_by,
+        recorded_at=outcome.recorded_at,
+        published_at=outcome.published_at,
+        log_index=outcome.log_index,
+    )
+
+
+def outcomes_of(session: Session, draw: Draw, *, published_only: bool) -> list[Outcome]:
+    """A draw's outcomes, by enterprise code."""
+    stmt = select(Outcome).where(Outcome.draw_id == draw.id).order_by(Outcome.id)
+    if published_only:
+        stmt = stmt.where(Outcome.published_at.is_not(None))
+    return list(session.scalars(stmt))
+
+
+def record(session: Session, *, draw: Draw, data: OutcomeCreate, actor: str) -> Outcome:
+    """Record (or correct, while unpublished) the outcome for one drawn enterprise."""
+    if draw.status != "done":
+        raise DrawStateError(f"抽查 {draw.public_id} 状态为 {draw.status}，没有可登记结果的企业")
+    units = drawn_units(draw)
+    code = data.uscc.upper()
+    if code not in units:
+        raise InvalidInput(f"企业 {code} 不在抽查 {draw.public_id} 的抽中名单中", code="not_drawn")
+    outcome = session.scalars(
+        select(Outcome).where(Outcome.draw_id == draw.id, Outcome.uscc == code)
+    ).one_or_none()
+    if outcome is not None and outcome.published_at is not None:
+        raise Conflict(
+            f"企业 {code} 的检查结果已于 {outcome.published_at:%Y-%m-%d} 公开，不能修改",
+            code="outcome_published",
+        )
+    if outcome is None:
+        outcome = Outcome(draw_id=draw.id, unit_key=units[code], uscc=code, recorded_by=actor)
+        session.add(outcome)
+    outcome.outcome = data.outcome
+    outcome.inspected_on = data.inspected_on
+    outcome.note = data.note
+    outcome.recorded_by = actor
+    outcome.recorded_at = utcnow()
+    session.flush()
+    if data.publish:
+        publish(session, draw=draw, uscc=code)
+    return outcome
+
+
+def publish(session: Session, *, draw: Draw, uscc: str) -> Outcome:
+    """Make one outcome public: an `inspection` entry of the log, and the history."""
+    ledger.lock_head(session)
+    outcome = session.scalars(
+        select(Outcome).where(Outcome.draw_id == draw.id, Outcome.uscc == uscc.upper())
+    ).one_or_none()
+    if outcome is None:
+        raise NotFound(f"抽查 {draw.public_id} 中尚未登记企业 {uscc} 的检查结果")
+    session.refresh(outcome)
+    if outcome.published_at is not None:
+        return outcome  # publishing twice is the same act
+    now = utcnow()
+    outcome.published_at = now
+    outcome.log_index = ledger.append(
+        session,
+        {
+            "kind": "inspection",
+            "at": rfc3339(now),
+            "draw": draw.public_id,
+            "unit": outcome.unit_key,
+            "uscc": outcome.uscc,
+            "outcome": outcome.outcome,
+            "date": outcome.inspected_on.isoformat(),
+        },
+    )
+    enterprise = enterprise_by_uscc(session, outcome.uscc)
+    source = f"市应急管理局双随机抽查 {draw.public_id}"
+    exists = session.scalar(
+        select(Inspection.id).where(
+            Inspection.enterprise_id == enterprise.id,
+            Inspection.inspected_on == outcome.inspected_on,
+            Inspection.kind == "city",
+            Inspection.source == source,
+        )
+    )
+    if exists is None:
+        session.add(
+            Inspection(
+                enterprise_id=enterprise.id,
+                inspected_on=outcome.inspected_on,
+                kind="city",
+                source=source,
+                note=OUTCOME_LABELS[outcome.outcome],
+            )
+        )
+    session.flush()
+    return outcome

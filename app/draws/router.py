@@ -1,0 +1,347 @@
+"""REST routes of plans and draws: the ceremony, bundles, fairness."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from app import algorithm
+from app.db import SessionDep
+from app.deps import ActorDep
+from app.draws import outcomes, service, templates
+from app.draws.models import Draw, Plan
+from app.draws.schemas import (
+    Annul,
+    DiceReveal,
+    DrandReveal,
+    DrawOut,
+    FreezeRequest,
+    OutcomeCreate,
+    OutcomeOut,
+    PlanCreate,
+    PlanOut,
+    PlanUpdate,
+)
+from app.errors import PROBLEM_RESPONSES, InvalidInput, NotFound
+from app.ledger import store as ledger
+from app.pools.service import paginate
+from app.schemas import MAX_PAGE_SIZE, Page
+
+router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
+
+
+def plan_out(session: SessionDep, plan: Plan) -> PlanOut:
+    draws = session.scalars(select(Draw.public_id).where(Draw.plan_id == plan.id).order_by(Draw.id))
+    return PlanOut(
+        id=plan.id,
+        title=plan.title,
+        year=plan.year,
+        quarter=plan.quarter,
+        sector=plan.sector,
+        lead_unit=plan.lead_unit,
+        planned_month=plan.planned_month,
+        inspection_date=plan.inspection_date,
+        template_key=plan.template_key,
+        spec=plan.spec,
+        created_by=plan.created_by,
+        created_at=plan.created_at,
+        updated_at=plan.updated_at,
+        version=plan.version,
+        draws=list(draws),
+    )
+
+
+def draw_out(session: SessionDep, draw: Draw) -> DrawOut:
+    replaces = session.get(Draw, draw.replaces_id) if draw.replaces_id else None
+    return DrawOut(
+        public_id=draw.public_id,
+        plan_id=draw.plan_id,
+        title=str(draw.plan_snapshot["title"]),
+        status=draw.status,
+        frame_hash=draw.frame_hash,
+        seed_source=draw.seed_source,
+        announcement=draw.announcement,
+        provenance=draw.provenance,
+        seed=draw.seed,
+        seed_detail=draw.seed_detail,
+        result=json.loads(draw.result_jcs) if draw.result_jcs else None,
+        result_hash=draw.result_hash,
+        failure=draw.failure,
+        annulment=draw.annulment,
+        replaces=replaces.public_id if replaces else None,
+        frozen_by=draw.frozen_by,
+        frozen_at=draw.frozen_at,
+        seeded_at=draw.seeded_at,
+        annulled_at=draw.annulled_at,
+        log_entries=ledger.entries_of_draw(session, draw.public_id),
+    )
+
+
+# -- plans ---------------------------------------------------------------------
+
+
+class PlanFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    year: int | None = None
+    quarter: int | None = Field(default=None, ge=1, le=4)
+    sector: str | None = None
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    page_size: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
+
+
+@router.get("/plans", tags=["plans"], summary="抽查计划：查询")
+def list_plans(session: SessionDep, filters: Annotated[PlanFilters, Query()]) -> Page[PlanOut]:
+    stmt = select(Plan)
+    if filters.year is not None:
+        stmt = stmt.where(Plan.year == filters.year)
+    if filters.quarter is not None:
+        stmt = stmt.where(Plan.quarter == filters.quarter)
+    if filters.sector is not None:
+        stmt = stmt.where(Plan.sector == filters.sector)
+    items, total = paginate(
+        session, stmt, order_by=Plan.id, page=filters.page, page_size=filters.page_size
+    )
+    return Page(
+        items=[plan_out(session, p) for p in items],
+        total=total,
+        page=filters.page,
+        page_size=filters.page_size,
+    )
+
+
+@router.post(
+    "/plans", status_code=status.HTTP_201_CREATED, tags=["plans"], summary="抽查计划：新建"
+)
+def create_plan(session: SessionDep, actor: ActorDep, body: PlanCreate) -> PlanOut:
+    return plan_out(session, service.create_plan(session, data=body, actor=actor))
+
+
+@router.get("/plan-templates", tags=["plans"], summary="计划模板：衡阳 2024、2025 年度计划")
+def list_templates() -> list[dict[str, Any]]:
+    return [
+        {
+            "key": key,
+            "title": t.title,
+            "year": t.year,
+            "quarter": t.quarter,
+            "planned_month": t.planned_month,
+            "total": templates.planned_total(t),
+        }
+        for key, t in templates.TEMPLATES.items()
+    ]
+
+
+@router.post(
+    "/plans/from-template/{key}",
+    status_code=status.HTTP_201_CREATED,
+    tags=["plans"],
+    summary="抽查计划：由模板新建",
+)
+def create_plan_from_template(session: SessionDep, actor: ActorDep, key: str) -> PlanOut:
+    template = templates.TEMPLATES.get(key)
+    if template is None:
+        raise NotFound(f"没有名为 {key} 的计划模板；可用：{'、'.join(templates.TEMPLATES)}")
+    plan = service.create_plan(session, data=template, actor=actor, template_key=key)
+    return plan_out(session, plan)
+
+
+@router.get("/plans/{plan_id}", tags=["plans"], summary="抽查计划：读取")
+def read_plan(session: SessionDep, plan_id: int) -> PlanOut:
+    return plan_out(session, service.get_plan(session, plan_id))
+
+
+@router.patch("/plans/{plan_id}", tags=["plans"], summary="抽查计划：修改（已冻结的抽查不受影响）")
+def update_plan(session: SessionDep, actor: ActorDep, plan_id: int, body: PlanUpdate) -> PlanOut:
+    plan = service.get_plan(session, plan_id)
+    service.update_plan(session, plan=plan, data=body, actor=actor)
+    return plan_out(session, plan)
+
+
+@router.get("/plans/{plan_id}/preview", tags=["plans"], summary="抽查计划：预览框架（不冻结）")
+def preview_plan(session: SessionDep, plan_id: int) -> dict[str, Any]:
+    from app.draws.frames import build_frame
+
+    frame, provenance = build_frame(session, service.get_plan(session, plan_id))
+    try:
+        algorithm.check_frame(frame)
+        feasible, problem = True, None
+    except algorithm.FrameError as exc:
+        feasible, problem = False, str(exc)
+    return {
+        "feasible": feasible,
+        "problem": problem,
+        "provenance": provenance,
+        "units": {s["id"]: len(s["units"]) for s in frame["strata"]},
+    }
+
+
+@router.post(
+    "/plans/{plan_id}/freeze",
+    status_code=status.HTTP_201_CREATED,
+    tags=["draws"],
+    summary="冻结：按当前名录生成抽查框架，公开其哈希（在任何种子产生之前）",
+)
+def freeze_plan(
+    request: Request, session: SessionDep, actor: ActorDep, plan_id: int, body: FreezeRequest
+) -> DrawOut:
+    plan = service.get_plan(session, plan_id)
+    draw = service.freeze(
+        session, plan=plan, announcement=body.seed, actor=actor, replaces=body.replaces
+    )
+    ledger.sign_checkpoint(session, request.app.state.signer)
+    return draw_out(session, draw)
+
+
+# -- draws ---------------------------------------------------------------------
+
+
+class DrawFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: str | None = None
+    year: int | None = None
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    page_size: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
+
+
+@router.get("/draws", tags=["draws"], summary="抽查：查询")
+def list_draws(session: SessionDep, filters: Annotated[DrawFilters, Query()]) -> Page[DrawOut]:
+    stmt = select(Draw)
+    if filters.status:
+        stmt = stmt.where(Draw.status == filters.status)
+    if filters.year:
+        stmt = stmt.where(Draw.public_id.like(f"HY-{filters.year}-%"))
+    items, total = paginate(
+        session, stmt, order_by=Draw.id, page=filters.page, page_size=filters.page_size
+    )
+    return Page(
+        items=[draw_out(session, d) for d in items],
+        total=total,
+        page=filters.page,
+        page_size=filters.page_size,
+    )
+
+
+@router.get("/draws/{public_id}", tags=["draws"], summary="抽查：读取")
+def read_draw(session: SessionDep, public_id: str) -> DrawOut:
+    return draw_out(session, service.get_draw(session, public_id))
+
+
+@router.post(
+    "/draws/{public_id}/seed",
+    tags=["draws"],
+    summary="揭晓种子：录入骰子点数或取 drand 信标，并计算结果",
+)
+def reveal_seed(
+    request: Request,
+    session: SessionDep,
+    actor: ActorDep,
+    public_id: str,
+    body: Annotated[DiceReveal | DrandReveal | None, Body()] = None,
+) -> DrawOut:
+    draw = service.get_draw(session, public_id)
+    if draw.seed_source == "dice":
+        if not isinstance(body, DiceReveal):
+            raise InvalidInput(
+                "现场摇号须提交 digits（骰子点数，至少 20 位）和 witnesses（见证人）"
+            )
+        draw = service.reveal_dice(session, public_id=public_id, reveal=body, actor=actor)
+    else:
+        beacon = body if isinstance(body, DrandReveal) else None
+        draw = service.reveal_drand(session, public_id=public_id, beacon=beacon, actor=actor)
+    ledger.sign_checkpoint(session, request.app.state.signer)
+    return draw_out(session, draw)
+
+
+@router.post(
+    "/draws/{public_id}/annul", tags=["draws"], summary="撤销抽查（公开、记入日志，不删除）"
+)
+def annul_draw(
+    request: Request, session: SessionDep, actor: ActorDep, public_id: str, body: Annul
+) -> DrawOut:
+    draw = service.annul(session, public_id=public_id, data=body, actor=actor)
+    ledger.sign_checkpoint(session, request.app.state.signer)
+    return draw_out(session, draw)
+
+
+@router.get(
+    "/draws/{public_id}/bundle",
+    tags=["draws"],
+    summary="验证包：frame、seed、result 与日志条目及证明",
+)
+def draw_bundle(request: Request, session: SessionDep, public_id: str) -> dict[str, Any]:
+    draw = service.get_draw(session, public_id)
+    return ledger.bundle(session, draw, request.app.state.signer)
+
+
+@router.get(
+    "/draws/{public_id}/fairness", tags=["draws"], summary="公平性：每家企业被抽中的确切概率"
+)
+def draw_fairness(session: SessionDep, public_id: str) -> dict[str, Any]:
+    draw = service.get_draw(session, public_id)
+    frame = json.loads(draw.frame_jcs)
+    probabilities = algorithm.inclusion_probabilities(frame)
+    strata = []
+    for stratum in frame["strata"]:
+        units = [
+            {
+                "key": u["key"],
+                "county": u["attrs"].get("county"),
+                "probability": f"{probabilities[u['key']].numerator}/{probabilities[u['key']].denominator}",
+                "percent": _percent(probabilities[u["key"]]),
+            }
+            for u in stratum["units"]
+        ]
+        strata.append({"id": stratum["id"], "units": units})
+    return {"draw": draw.public_id, "frame_hash": draw.frame_hash, "strata": strata}
+
+
+def _percent(p: Any) -> str:
+    # Display only: two decimals of a percentage, computed exactly then rounded half up.
+    hundredths = (p.numerator * 10000 * 2 + p.denominator) // (2 * p.denominator)
+    return f"{hundredths // 100}.{hundredths % 100:02d}%"
+
+
+# -- inspection outcomes ---------------------------------------------------------
+
+
+@router.get("/draws/{public_id}/outcomes", tags=["outcomes"], summary="检查结果：查询（含未公开）")
+def list_outcomes(session: SessionDep, public_id: str) -> list[OutcomeOut]:
+    draw = service.get_draw(session, public_id)
+    return [
+        outcomes.outcome_out(draw, o)
+        for o in outcomes.outcomes_of(session, draw, published_only=False)
+    ]
+
+
+@router.post(
+    "/draws/{public_id}/outcomes",
+    status_code=status.HTTP_201_CREATED,
+    tags=["outcomes"],
+    summary="检查结果：登记（公开前可修改；publish=true 时同时公开）",
+)
+def record_outcome(
+    request: Request, session: SessionDep, actor: ActorDep, public_id: str, body: OutcomeCreate
+) -> OutcomeOut:
+    draw = service.get_draw(session, public_id)
+    outcome = outcomes.record(session, draw=draw, data=body, actor=actor)
+    if outcome.published_at is not None:
+        ledger.sign_checkpoint(session, request.app.state.signer)
+    return outcomes.outcome_out(draw, outcome)
+
+
+@router.post(
+    "/draws/{public_id}/outcomes/{uscc}/publish",
+    tags=["outcomes"],
+    summary="检查结果：公开（记入公开日志，此后不可修改）",
+)
+def publish_outcome(request: Request, session: SessionDep, public_id: str, uscc: str) -> OutcomeOut:
+    draw = service.get_draw(session, public_id)
+    outcome = outcomes.publish(session, draw=draw, uscc=uscc)
+    ledger.sign_checkpoint(session, request.app.state.signer)
+    return outcomes.outcome_out(draw, outcome)

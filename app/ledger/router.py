@@ -1,0 +1,115 @@
+"""The public, read-only API of the log."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import PlainTextResponse
+
+from app.db import SessionDep
+from app.errors import PROBLEM_RESPONSES, InvalidInput, NotFound
+from app.ledger import store
+
+router = APIRouter(prefix="/api/v1/log", tags=["log"], responses=PROBLEM_RESPONSES)
+
+MAX_ENTRIES_PAGE = 1000
+
+
+@router.get(
+    "/checkpoint",
+    summary="最新的签名检查点（C2SP signed note）",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+def checkpoint(request: Request, session: SessionDep) -> PlainTextResponse:
+    latest = store.latest_checkpoint(session)
+    if latest is None or latest.size != store.size(session):
+        latest = store.sign_checkpoint(session, request.app.state.signer)
+    return PlainTextResponse(latest.note, media_type="text/plain; charset=utf-8")
+
+
+@router.get(
+    "/key",
+    summary="日志验证公钥（name+hash+base64，Go sumdb/note 格式）",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/plain": {}}}},
+)
+def verifier_key(request: Request) -> PlainTextResponse:
+    return PlainTextResponse(request.app.state.signer.verifier_key + "\n")
+
+
+def _entry_json(session: SessionDep, index: int) -> dict[str, Any]:
+    row = store.entry(session, index)
+    return {
+        "index": row.idx,
+        "entry": json.loads(row.body),
+        "entry_b64": store.b64(row.body),
+        "leaf_hash": store.b64(row.leaf_hash),
+    }
+
+
+@router.get("/entries", summary="日志条目（分页）")
+def entries(
+    session: SessionDep,
+    start: Annotated[int, Query(ge=0)] = 0,
+    end: Annotated[int | None, Query(ge=0, description="不含；缺省为 start+100")] = None,
+) -> dict[str, Any]:
+    size = store.size(session)
+    stop = min(end if end is not None else start + 100, size, start + MAX_ENTRIES_PAGE)
+    if end is not None and end < start:
+        raise InvalidInput("end 须不小于 start")
+    return {
+        "tree_size": size,
+        "start": start,
+        "end": max(stop, start),
+        "entries": [_entry_json(session, i) for i in range(start, stop)],
+    }
+
+
+@router.get("/entries/{index}", summary="单条日志条目及其包含证明")
+def entry_with_proof(
+    request: Request,
+    session: SessionDep,
+    index: int,
+    tree_size: Annotated[
+        int | None, Query(ge=1, description="证明所对的日志大小；缺省为最新检查点")
+    ] = None,
+) -> dict[str, Any]:
+    if index < 0:
+        raise NotFound(f"公开日志中没有第 {index} 条")
+    data = _entry_json(session, index)
+    if tree_size is None:
+        latest = store.latest_checkpoint(session)
+        if latest is None or latest.size <= index:
+            latest = store.sign_checkpoint(session, request.app.state.signer)
+        tree_size = latest.size
+    elif tree_size > store.size(session):
+        raise InvalidInput(
+            f"日志目前只有 {store.size(session)} 条，无法对大小 {tree_size} 给出证明"
+        )
+    proof = store.inclusion_proof(session, index, tree_size)
+    return data | {
+        "tree_size": tree_size,
+        "root_hash": store.b64(store.root(session, tree_size)),
+        "inclusion_proof": [store.b64(h) for h in proof],
+    }
+
+
+@router.get("/proof/consistency", summary="一致性证明：后一个日志包含前一个")
+def consistency(
+    session: SessionDep,
+    first: Annotated[int, Query(ge=0)],
+    second: Annotated[int, Query(ge=0)],
+) -> dict[str, Any]:
+    if second > store.size(session):
+        raise InvalidInput(f"日志目前只有 {store.size(session)} 条")
+    proof = store.consistency_proof(session, first, second)
+    return {
+        "first": first,
+        "second": second,
+        "first_root": store.b64(store.root(session, first)),
+        "second_root": store.b64(store.root(session, second)),
+        "proof": [store.b64(h) for h in proof],
+    }

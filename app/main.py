@@ -1,0 +1,145 @@
+"""The application: routers, error handlers, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app import __version__
+from app.config import Settings, get_settings
+from app.db import make_engine, make_sessionmaker
+from app.draws.router import router as draws_router
+from app.errors import PROBLEM_JSON, DomainError, Problem, ProblemItem, chinese_message
+from app.ledger.keys import load_or_create_signer
+from app.ledger.router import router as log_router
+from app.pools.router import router as pools_router
+from app.pools.transfer import router as transfer_router
+from app.public.router import router as public_router
+
+log = logging.getLogger("shuangsui")
+
+_HTTP_TITLES = {
+    401: ("unauthorized", "未认证"),
+    403: ("forbidden", "无权操作"),
+    404: ("not_found", "未找到"),
+    405: ("method_not_allowed", "不支持该请求方法"),
+    413: ("payload_too_large", "请求过大"),
+    415: ("unsupported_media_type", "不支持的内容类型"),
+}
+
+
+def _problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        problem.model_dump(mode="json", exclude_none=True),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return _problem_response(exc.problem())
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    items = [
+        ProblemItem(
+            loc=[str(p) if not isinstance(p, int) else p for p in err.get("loc", ())],
+            message=chinese_message(err),
+            code=str(err.get("type", "invalid")),
+            value=_shown(err.get("input")),
+        )
+        for err in exc.errors()
+    ]
+    where = "；".join(f"{'.'.join(map(str, i.loc))}：{i.message}" for i in items[:5])
+    problem = Problem(
+        type="urn:shuangsui:error:invalid_input",
+        status=422,
+        code="invalid_input",
+        title="输入数据不合规",
+        detail=f"请求中有 {len(items)} 处问题：{where}",
+        errors=items,
+    )
+    return _problem_response(problem)
+
+
+def _shown(value: Any) -> str | None:
+    if value is None or isinstance(value, dict | list):
+        return None
+    text = str(value)
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code, title = _HTTP_TITLES.get(exc.status_code, ("http_error", "请求失败"))
+    detail = exc.detail if isinstance(exc.detail, str) and exc.status_code != 404 else title
+    if exc.status_code == 404:
+        detail = "没有这个地址"
+    problem = Problem(
+        type=f"urn:shuangsui:error:{code}",
+        status=exc.status_code,
+        code=code,
+        title=title,
+        detail=detail,
+    )
+    return _problem_response(problem, headers=getattr(exc, "headers", None))
+
+
+async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error", exc_info=exc)
+    problem = Problem(
+        type="urn:shuangsui:error:internal",
+        status=500,
+        code="internal_error",
+        title="服务器内部错误",
+        detail="服务器处理请求时出错，未写入任何数据；请稍后重试或联系管理员",
+    )
+    return _problem_response(problem)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application for these settings (the environment's by default)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.resolved_database_url)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        app.state.signer = load_or_create_signer(settings.data_dir, settings.log_origin)
+        app.state.settings = settings
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="shuangsui 双随机、一公开 抽查服务",
+        version=__version__,
+        description=(
+            "检查对象名录库、执法检查人员名录库、可复现可验证的随机抽查与公开日志。\n\n"
+            "所有错误以 application/problem+json（RFC 9457）返回：`code` 为稳定的英文错误码，"
+            "`title`/`detail` 为中文说明，`errors` 逐条指出问题所在（字段、行、列）。"
+        ),
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+
+    app.include_router(transfer_router)
+    app.include_router(pools_router)
+    app.include_router(draws_router)
+    app.include_router(log_router)
+    app.include_router(public_router)
+    return app

@@ -1,0 +1,36 @@
+"""Every table of the service, imported in one place for Alembic and the tests."""
+
+from app.db import Base
+from app.draws.models import Draw, Outcome, Plan
+from app.history import ChangeRecord
+from app.ledger.models import Checkpoint, LogEntry, LogHead, LogNode
+from app.pools.models import (
+    ConflictOfInterest,
+    County,
+    Enterprise,
+    EnterpriseTag,
+    ImportBatch,
+    Inspection,
+    Inspector,
+    Unit,
+)
+
+__all__ = [
+    "Base",
+    "ChangeRecord",
+    "Checkpoint",
+    "Draw",
+    "LogEntry",
+    "LogHead",
+    "LogNode",
+    "Outcome",
+    "Plan",
+    "ConflictOfInterest",
+    "County",
+    "Enterprise",
+    "EnterpriseTag",
+    "ImportBatch",
+    "Inspection",
+    "Inspector",
+    "Unit",
+]

@@ -1,0 +1,1 @@
+"""The enterprise and inspector directories."""

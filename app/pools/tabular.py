@@ -1,0 +1,311 @@
+"""Reading and writing the spreadsheets and CSV files bureaus exchange.
+
+Pure functions over bytes. Reading keeps what validation needs to speak to a
+clerk: the row number as Excel or a text editor shows it, the column, and
+whether a spreadsheet cell was a *number* (how Excel destroys an 18-character
+code: 914304001234567890 becomes 9.14304E+17).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+
+import xlsxwriter
+from python_calamine import CalamineError, CalamineWorkbook
+
+XLSX_MAGIC = b"PK\x03\x04"
+XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_HEADER_MARKS = re.compile(r"(\*|＊|（必填）|\(必填\))$")
+_SPACES = re.compile(r"[\s\u3000]+")
+_EXCEL_NUMBER = re.compile(r"^-?[0-9]+(?:[.,][0-9]+)?[Ee][+-]?[0-9]+$|^-?[0-9]+\.0+$")
+# OWASP: a cell beginning with one of these may run as a formula in a spreadsheet.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class TableError(ValueError):
+    """A file that cannot be read as a table, with a stable `code` and a Chinese `message`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One cell as text; `numeric` when a spreadsheet stored it as a number."""
+
+    text: str
+    numeric: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """A data row and its number as the clerk sees it (the header is its own row)."""
+
+    number: int
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """A file's header and data rows."""
+
+    headers: tuple[str, ...]
+    header_row: int
+    rows: list[Row]
+    format: str
+    encoding: str | None = None
+
+
+def column_letter(index: int) -> str:
+    """Excel's column name of a 0-based index.
+
+    >>> column_letter(0), column_letter(25), column_letter(26), column_letter(702)
+    ('A', 'Z', 'AA', 'AAA')
+    """
+    name = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        name = chr(ord("A") + remainder) + name
+    return name
+
+
+def looks_like_excel_number(text: str) -> bool:
+    """True for what Excel makes of a long code: "9.14E+17", "914304.0".
+
+    >>> looks_like_excel_number("9.14304E+17"), looks_like_excel_number("91430400MA4L1X2Y3Z")
+    (True, False)
+    """
+    return bool(_EXCEL_NUMBER.match(text.strip()))
+
+
+def normalise_header(text: str) -> str:
+    """A header without spaces or required-field marks: "统一社会信用代码 *" -> "统一社会信用代码"."""
+    return _HEADER_MARKS.sub("", _SPACES.sub("", text))
+
+
+def read_table(data: bytes, filename: str | None = None, sheet: str | None = None) -> Table:
+    """Read a CSV (UTF-8, UTF-8 with BOM, GB18030), XLSX or XLS file."""
+    if not data.strip():
+        raise TableError("empty_file", "文件是空的")
+    if data.startswith(XLSX_MAGIC):
+        return _from_grid(_spreadsheet_grid(data, sheet), "xlsx", None)
+    if data.startswith(XLS_MAGIC):
+        return _from_grid(_spreadsheet_grid(data, sheet), "xls", None)
+    text, encoding = _decode(data)
+    return _from_grid(_csv_grid(text), "csv", encoding)
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = data.decode("gb18030")
+    except UnicodeDecodeError as exc:
+        raise TableError(
+            "bad_encoding", "无法识别文件编码：请另存为 UTF-8 或 GB18030（GBK）编码的 CSV，或 XLSX"
+        ) from exc
+    if "\x00" in text:
+        raise TableError("unreadable_file", "文件不是表格文本：请上传 CSV、XLSX 或 XLS 文件")
+    return text, "gb18030"
+
+
+_Grid = list[tuple[int, list[Cell]]]
+
+
+def _csv_grid(text: str) -> _Grid:
+    first_line = text.split("\n", 1)[0]
+    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    grid: _Grid = []
+    line = 1
+    try:
+        for record in reader:
+            grid.append((line, [Cell(v.strip()) for v in record]))
+            # A quoted field may span lines: the next record starts after them.
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise TableError("unreadable_file", f"第 {line} 行不是合规的 CSV：{exc}") from exc
+    return grid
+
+
+def _spreadsheet_grid(data: bytes, sheet: str | None) -> _Grid:
+    try:
+        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        pages = book.get_sheet_by_name(sheet) if sheet else book.get_sheet_by_index(0)
+        values = pages.to_python(skip_empty_area=False)
+    except (CalamineError, ValueError, OSError) as exc:
+        raise TableError("unreadable_file", f"无法读取表格文件：{exc}") from exc
+    return [(number, [_cell(v) for v in row]) for number, row in enumerate(values, start=1)]
+
+
+def _cell(value: object) -> Cell:
+    if isinstance(value, str):
+        return Cell(value.strip())
+    if isinstance(value, bool):
+        return Cell("是" if value else "否")
+    if isinstance(value, int | float):
+        if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+            return Cell(str(int(value)), numeric=True)
+        return Cell(repr(value) if isinstance(value, float) else str(value), numeric=True)
+    if isinstance(value, datetime):
+        if value.time() == time(0):
+            return Cell(value.date().isoformat())
+        return Cell(value.isoformat(sep=" "))
+    if isinstance(value, date):
+        return Cell(value.isoformat())
+    return Cell("" if value is None else str(value).strip())
+
+
+def _from_grid(grid: _Grid, fmt: str, encoding: str | None) -> Table:
+    non_empty = ((n, cells) for n, cells in grid if any(c.text for c in cells))
+    header = next(non_empty, None)
+    if header is None:
+        raise TableError("no_header", "文件中没有表头行")
+    header_row, header_cells = header
+    headers = [normalise_header(c.text) for c in header_cells]
+    while headers and not headers[-1]:
+        headers.pop()
+    seen: dict[str, int] = {}
+    for index, name in enumerate(headers):
+        if name and name in seen:
+            raise TableError(
+                "duplicate_header",
+                f"表头“{name}”出现两次（{column_letter(seen[name])} 列和 {column_letter(index)} 列）",
+            )
+        seen[name] = index
+    rows = [Row(n, tuple(cells)) for n, cells in non_empty]
+    return Table(tuple(headers), header_row, rows, fmt, encoding)
+
+
+def neutralise(text: str) -> str:
+    """A cell value that no spreadsheet will run as a formula.
+
+    >>> neutralise("=1+2"), neutralise("衡南县")
+    ("'=1+2", '衡南县')
+    """
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def write_csv(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
+    """UTF-8 with BOM (so Excel on Chinese Windows reads it), CRLF, formula-safe."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([neutralise(h) for h in headers])
+    writer.writerows([neutralise(v) for v in row] for row in rows)
+    return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
+
+
+def write_xlsx(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    sheet_name: str,
+    text_columns: set[int] | None = None,
+) -> bytes:
+    """An XLSX whose every cell is a string (never a formula), codes formatted as text."""
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(
+        buffer,
+        {
+            "in_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_numbers": False,
+            "strings_to_urls": False,
+        },
+    )
+    sheet = book.add_worksheet(sheet_name[:31])
+    bold = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
+    text = book.add_format({"num_format": "@"})
+    for col, header in enumerate(headers):
+        width = max(10, min(40, 2 * len(header) + 2))
+        sheet.set_column(col, col, width, text if col in (text_columns or set()) else None)
+        sheet.write_string(0, col, header, bold)
+    for r, row in enumerate(rows, start=1):
+        for col, value in enumerate(row):
+            sheet.write_string(r, col, value)
+    sheet.freeze_panes(1, 0)
+    book.close()
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateColumn:
+    """A column of an import template."""
+
+    name: str
+    required: bool
+    text: bool
+    example: str
+    choices: tuple[str, ...] | None
+    help: str
+
+
+_TEMPLATE_ROWS = 10_000
+
+
+def template_xlsx(columns: Sequence[TemplateColumn]) -> bytes:
+    """An import template: headers, one example row, text-formatted code columns,
+    drop-down lists, and a sheet explaining every column."""
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(
+        buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_numbers": False}
+    )
+    sheet = book.add_worksheet("导入数据")
+    lists = book.add_worksheet("代码表")
+    notes = book.add_worksheet("填写说明")
+    required = book.add_format(
+        {"bold": True, "font_color": "#C00000", "bg_color": "#FCE4D6", "border": 1}
+    )
+    optional = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
+    text = book.add_format({"num_format": "@"})
+    for col, column in enumerate(columns):
+        sheet.set_column(
+            col, col, max(12, min(40, 2 * len(column.name) + 4)), text if column.text else None
+        )
+        sheet.write_string(0, col, column.name, required if column.required else optional)
+        sheet.write_string(1, col, column.example)
+        if column.choices:
+            lists.write_string(0, col, column.name)
+            for r, choice in enumerate(column.choices, start=1):
+                lists.write_string(r, col, choice)
+            letter = column_letter(col)
+            # A list source on another sheet: inline lists are limited to 255 characters.
+            sheet.data_validation(
+                1,
+                col,
+                _TEMPLATE_ROWS,
+                col,
+                {
+                    "validate": "list",
+                    "source": f"='代码表'!${letter}$2:${letter}${len(column.choices) + 1}",
+                    "error_type": "warning",
+                    "error_message": f"请从下拉列表中选择{column.name}",
+                },
+            )
+    sheet.freeze_panes(1, 0)
+    notes.write_row(0, 0, ["列名", "是否必填", "说明", "示例"], optional)
+    notes.set_column(0, 0, 20)
+    notes.set_column(2, 2, 60)
+    notes.set_column(3, 3, 24)
+    for r, column in enumerate(columns, start=1):
+        notes.write_string(r, 0, column.name)
+        notes.write_string(r, 1, "必填" if column.required else "选填")
+        notes.write_string(r, 2, column.help + ("；请保持文本格式" if column.text else ""))
+        notes.write_string(r, 3, column.example)
+    notes.write_string(
+        len(columns) + 2, 0, "第一行是表头，请勿修改；第二行为示例，导入前请删除或改为真实数据。"
+    )
+    book.close()
+    return buffer.getvalue()

@@ -1,0 +1,1 @@
+"""What the public reads: disclosure pages (Chinese, server-rendered, no login)."""

@@ -1,0 +1,201 @@
+"""The public view of draws: only what 一公开 publishes, never private fields.
+
+Inspectors appear with name and certificate number only; conflicts of
+interest, phone numbers and draft plans never reach these views.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import reference as ref
+from app.draws.frames import month_bounds
+from app.draws.models import Draw, Outcome
+from app.pools.models import Enterprise, Inspector
+
+BEIJING = ZoneInfo("Asia/Shanghai")
+OUTCOME_WORKING_DAYS = 20
+
+STATUS_LABELS = {
+    "frozen": "已冻结，待摇号",
+    "done": "已出结果",
+    "failed": "抽取失败",
+    "annulled": "已撤销",
+}
+SECTOR_LABELS = {t.code: t.label for t in ref.SECTORS}
+SUBTYPE_LABELS = {t.code: t.label for t in ref.ALL_SUBTYPES}
+
+
+def local_time(moment: datetime | None) -> str:
+    """Beijing time, as the public reads it."""
+    if moment is None:
+        return ""
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def add_working_days(start: date, days: int) -> date:
+    """`days` weekdays after `start` (statutory holidays are not known here)."""
+    current = start
+    while days:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            days -= 1
+    return current
+
+
+def rule_text(stratum: dict[str, Any]) -> str:
+    """A stratum's quota in words."""
+    if "count" in stratum and stratum["count"] is not None:
+        text = f"抽取 {stratum['count']} " + ("对" if stratum.get("cluster_by") else "家")
+    elif stratum.get("ratio"):
+        text = f"按 {_percent(stratum['ratio'])} 抽取（向上取整）"
+    else:
+        group = stratum["per_group"]
+        each = f"{group['count']} 家" if group.get("count") else _percent(group["ratio"])
+        text = f"每个县市区抽取 {each}"
+        if group.get("max_groups"):
+            text += f"，先随机抽取 {group['max_groups']} 个县市区"
+    return text
+
+
+def _percent(ratio: str) -> str:
+    from fractions import Fraction
+
+    value = Fraction(ratio) * 100
+    return (
+        f"{value.numerator // value.denominator}%"
+        if value.denominator == 1
+        else f"{float(value):g}%"
+    )
+
+
+def _outcome_text(outcome: Outcome | None) -> str:
+    if outcome is None:
+        return "尚未公开"
+    label = next(t.label for t in ref.OUTCOMES if t.code == outcome.outcome)
+    note = f"：{outcome.note}" if outcome.note else ""
+    return f"{label}（{outcome.inspected_on.isoformat()}）{note}"
+
+
+def draw_summary(draw: Draw) -> dict[str, Any]:
+    """One line of the public list of draws."""
+    plan = draw.plan_snapshot
+    return {
+        "public_id": draw.public_id,
+        "title": plan["title"],
+        "year": plan["year"],
+        "quarter": plan.get("quarter"),
+        "sector": SECTOR_LABELS.get(plan.get("sector") or "", "综合"),
+        "status": draw.status,
+        "status_label": STATUS_LABELS.get(draw.status, draw.status),
+        "frozen_at": local_time(draw.frozen_at),
+    }
+
+
+def draw_list(session: Session) -> list[dict[str, Any]]:
+    """Every draw, newest plans first."""
+    draws = session.scalars(select(Draw).order_by(Draw.id.desc()))
+    return [draw_summary(d) for d in draws]
+
+
+def _seed_source(draw: Draw) -> str:
+    announced = draw.announcement
+    if announced["source"] == "dice":
+        when = local_time(datetime.fromisoformat(announced["ceremony_at"].replace("Z", "+00:00")))
+        return f"现场摇号（{when}），见证人：{'、'.join(announced['witnesses'])}"
+    round_time = datetime.fromisoformat(announced["round_time"].replace("Z", "+00:00"))
+    return f"drand quicknet 公共随机信标第 {announced['round']} 轮（{local_time(round_time)} 发布）"
+
+
+def draw_detail(session: Session, draw: Draw) -> dict[str, Any]:
+    """Everything the public page of one draw shows."""
+    plan = draw.plan_snapshot
+    frame = json.loads(draw.frame_jcs)
+    result = json.loads(draw.result_jcs) if draw.result_jcs else None
+    members = {
+        u["key"]: u["attrs"].get("members", [u["key"]]) for s in frame["strata"] for u in s["units"]
+    }
+    codes = {code for keys in members.values() for code in keys}
+    enterprises = (
+        {e.uscc: e for e in session.scalars(select(Enterprise).where(Enterprise.uscc.in_(codes)))}
+        if result
+        else {}
+    )
+    assignments = {a["unit"]: a["inspectors"] for a in (result or {}).get("assignments") or []}
+    certs = {c for team in assignments.values() for c in team}
+    inspectors = {
+        i.cert_no: i.name
+        for i in session.scalars(select(Inspector).where(Inspector.cert_no.in_(certs)))
+    }
+    published = {
+        o.uscc: o
+        for o in session.scalars(
+            select(Outcome).where(Outcome.draw_id == draw.id, Outcome.published_at.is_not(None))
+        )
+    }
+    spec_strata = {s["id"]: s for s in plan["spec"]["strata"]}
+    strata = []
+    for stratum in frame["strata"]:
+        chosen = next(
+            (s for s in (result or {}).get("strata", []) if s["id"] == stratum["id"]), None
+        )
+        spec = spec_strata.get(stratum["id"], {})
+        rows = []
+        for unit in (chosen or {}).get("selected", []):
+            team = [
+                {"name": inspectors.get(c, ""), "cert_no": c}
+                for c in assignments.get(unit["key"], [])
+            ]
+            for code in members[unit["key"]]:
+                e = enterprises.get(code)
+                rows.append(
+                    {
+                        "unit": unit["key"],
+                        "uscc": code,
+                        "name": e.name if e else code,
+                        "county": ref.COUNTY_BY_CODE[e.county_code].name if e else "",
+                        "subtype": SUBTYPE_LABELS.get(e.subtype, e.subtype) if e else "",
+                        "team": team,
+                        "outcome": _outcome_text(published.get(code)),
+                    }
+                )
+        strata.append(
+            {
+                "id": stratum["id"],
+                "label": spec.get("label", stratum["id"]),
+                "rule": rule_text(spec | {k: v for k, v in stratum.items() if k != "units"}),
+                "eligible": len(stratum["units"]),
+                "groups": (chosen or {}).get("groups"),
+                "rows": rows,
+            }
+        )
+    inspection_day = (
+        date.fromisoformat(plan["inspection_date"])
+        if plan.get("inspection_date")
+        else month_bounds(plan["planned_month"])[1]
+    )
+    return draw_summary(draw) | {
+        "planned_month": plan["planned_month"],
+        "frame_hash": draw.frame_hash,
+        "seed_source": _seed_source(draw),
+        "seed": draw.seed,
+        "seeded_at": local_time(draw.seeded_at),
+        "result_hash": draw.result_hash,
+        "strata": strata,
+        "pairs": (result or {}).get("pairs") or [],
+        "failure": (draw.failure or {}).get("message"),
+        "annulment": draw.annulment
+        and {
+            "reason": draw.annulment["reason"],
+            "decided_by": draw.annulment["decided_by"],
+            "at": local_time(draw.annulled_at),
+        },
+        "inspection_day": inspection_day.isoformat(),
+        "outcome_deadline": add_working_days(inspection_day, OUTCOME_WORKING_DAYS).isoformat(),
+    }

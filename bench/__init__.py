@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` (or `python -m bench`) prints figures; nothing asserts a time."""

@@ -1,0 +1,61 @@
+"""Plain factory functions for test data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from stdnum.cn.uscc import calc_check_digit
+
+
+def uscc(region: str = "430422", serial: int = 1, authority: str = "9", category: str = "1") -> str:
+    """A valid 统一社会信用代码 (check character from python-stdnum, not from our code)."""
+    body = f"{authority}{category}{region}{serial:09d}"
+    return body + calc_check_digit(body)
+
+
+def enterprise_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "uscc": uscc(),
+        "name": "衡南县示例加油站有限公司",
+        "county": "衡南县",
+        "subtype": "gas_station",
+        "risk_grade": "B",
+        "tags": ["major_hazard"],
+        "address": "衡南县云集街道示例路1号",
+    }
+    return body | overrides
+
+
+def create_enterprise(client: TestClient, **overrides: Any) -> dict[str, Any]:
+    response = client.post("/api/v1/enterprises", json=enterprise_body(**overrides))
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def inspector_body(**overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "张明",
+        "cert_no": "HN-0431-0001",
+        "cert_valid_from": "2024-01-01",
+        "cert_valid_to": "2028-12-31",
+        "unit": "执法支队",
+        "county": "石鼓区",
+        "specialties": ["hazchem", "fireworks"],
+        "phone": "13800000001",
+    }
+    return body | overrides
+
+
+def create_inspector(client: TestClient, **overrides: Any) -> dict[str, Any]:
+    response = client.post("/api/v1/inspectors", json=inspector_body(**overrides))
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def ceremony_time(hours: int = 1) -> str:
+    """A dice ceremony time after now, as a freeze requires."""
+    return (datetime.now(UTC) + timedelta(hours=hours)).isoformat()

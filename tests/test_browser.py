@@ -1,0 +1,157 @@
+"""End to end in a real browser: Debian's Chromium, driven by Playwright, against
+the service running under uvicorn, on each backend."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.db import make_engine, make_sessionmaker
+from app.pools.demo import demo_pool
+from app.pools.demo_load import load_demo_pool
+from tests.conftest import IN_CI
+from tests.factories import ceremony_time
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[1]
+WITNESSES = ["王见证（纪检监察组）", "李公证（公证处）"]
+# As the machine's notes say: no background traffic, no sandbox as root.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def live_server(db_url: str, tmp_path: Path) -> Iterator[str]:
+    """The service under uvicorn on a free port, with the demo pool loaded."""
+    engine = make_engine(db_url)
+    with make_sessionmaker(engine)() as session:
+        load_demo_pool(session)
+        session.commit()
+    engine.dispose()
+    port = _free_port()
+    env = os.environ | {"SHUANGSUI_DATABASE_URL": db_url, "SHUANGSUI_DATA_DIR": str(tmp_path)}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "app.asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/api/v1/log/key", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            time.sleep(0.2)
+    else:
+        server.kill()
+        pytest.fail(f"the server did not start: {server.stderr.read() if server.stderr else ''}")
+    yield base
+    server.terminate()
+    server.wait(10)
+
+
+@pytest.fixture
+def chromium() -> str:
+    if not Path(CHROMIUM).exists():
+        if IN_CI:
+            pytest.fail("Chromium is missing: CI must run the browser test")
+        pytest.skip("Debian's chromium is not installed here")
+    return CHROMIUM
+
+
+def test_the_public_reads_and_verifies_a_draw(
+    live_server: str, chromium: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with httpx.Client(base_url=live_server, timeout=30) as api:
+        plan = api.post("/api/v1/plans/from-template/2025-hazchem").json()
+        frozen = api.post(
+            f"/api/v1/plans/{plan['id']}/freeze",
+            json={
+                "seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}
+            },
+        ).json()
+        public_id = frozen["public_id"]
+        done = api.post(
+            f"/api/v1/draws/{public_id}/seed",
+            json={"digits": "16180339887498948482", "witnesses": WITNESSES},
+        ).json()
+        key = api.get("/api/v1/log/key").text.strip()
+    names = {e.uscc: e.name for e in demo_pool().enterprises}
+    drawn = [
+        names[u["key"]]
+        for s in done["result"]["strata"]
+        for u in s["selected"]
+        if u["key"] in names
+    ]
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(accept_downloads=True, viewport={"width": 390, "height": 844})
+        page.goto(f"{live_server}/")
+        page.get_by_role("link", name=public_id).click()
+        page.wait_for_url(f"**/draws/{public_id}")
+        text = page.inner_text("main")
+        for name in drawn:
+            assert name in text
+        assert "已出结果" in text
+        # readable on a phone: the page does not scroll sideways
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
+        assert page.evaluate("document.documentElement.lang") == "zh-CN"
+        with page.expect_download() as download:
+            page.get_by_role("link", name="验证包").click()
+        bundle_path = tmp_path / "bundle.json"
+        download.value.save_as(bundle_path)
+        browser.close()
+
+    bundle = json.loads(bundle_path.read_text())
+    assert bundle["draw"] == public_id
+    # verify it from a directory without the project, as an auditor would
+    auditor = tmp_path / "auditor"
+    auditor.mkdir()
+    shutil.copy(ROOT / "verifier" / "verify.py", auditor / "verify.py")
+    result = subprocess.run(
+        [sys.executable, "verify.py", str(bundle_path), "--key", key],
+        cwd=auditor,
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"]},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

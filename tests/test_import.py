@@ -1,0 +1,254 @@
+"""Bulk import: every malformed case is rejected with its row and column, and
+nothing is written; a clean file is upserted whole."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import openpyxl
+from fastapi.testclient import TestClient
+
+from tests.factories import create_enterprise, uscc
+
+HEADER = [
+    "统一社会信用代码",
+    "企业名称",
+    "县市区",
+    "企业类别",
+    "风险等级",
+    "重点监管",
+    "标签",
+    "地址",
+]
+
+
+def _row(serial: int, **overrides: str) -> list[str]:
+    values = {
+        "统一社会信用代码": uscc(serial=serial),
+        "企业名称": f"示例企业{serial}号有限公司",
+        "县市区": "衡南县",
+        "企业类别": "加油站",
+        "风险等级": "B",
+        "重点监管": "否",
+        "标签": "重大危险源",
+        "地址": f"衡南县示例路{serial}号",
+    } | overrides
+    return [values[h] for h in HEADER]
+
+
+def _csv(rows: list[list[str]], encoding: str = "utf-8", header: list[str] = HEADER) -> bytes:
+    lines = [",".join(header)] + [",".join(r) for r in rows]
+    return ("\r\n".join(lines) + "\r\n").encode(encoding)
+
+
+def _upload(
+    client: TestClient,
+    data: bytes,
+    name: str = "名录.csv",
+    target: str = "enterprises",
+    **params: Any,
+) -> Any:
+    return client.post(f"/api/v1/{target}/import", files={"file": (name, data)}, params=params)
+
+
+def _count(client: TestClient) -> int:
+    return int(client.get("/api/v1/enterprises?include_retired=true").json()["total"])
+
+
+def test_clean_csv_in_every_encoding(client: TestClient) -> None:
+    for n, encoding in enumerate(("utf-8", "utf-8-sig", "gb18030", "gbk")):
+        data = _csv([_row(10 * n + 1), _row(10 * n + 2)], encoding=encoding)
+        response = _upload(client, data, name=f"名录-{encoding}.csv")
+        assert response.status_code == 200, response.text
+        assert response.json()["created"] == 2
+    assert _count(client) == 8
+    listed = client.get("/api/v1/enterprises?q=示例企业31号").json()["items"]
+    assert listed[0]["county_name"] == "衡南县"
+    assert listed[0]["tags"] == ["major_hazard"]
+
+
+def test_every_problem_is_listed_with_row_and_column_and_nothing_is_written(
+    client: TestClient,
+) -> None:
+    good = uscc(serial=5)
+    bad_check = good[:-1] + ("0" if good[-1] != "0" else "1")
+    rows = [
+        _row(1),
+        _row(2, 统一社会信用代码=bad_check),
+        _row(3, 县市区="长沙县"),
+        _row(4, 统一社会信用代码="9.14304E+17"),
+        _row(1, 企业名称="重复的企业"),
+        _row(6, 企业类别="火箭工厂"),
+    ]
+    response = _upload(client, _csv(rows))
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["code"] == "import_rejected"
+    assert problem["title"] == "导入文件有误，未写入任何数据"
+    found = {(e["row"], e["column"], e["code"]) for e in problem["errors"]}
+    # the header is row 1, so data rows start at 2
+    assert (3, "A（统一社会信用代码）", "value_error") in found
+    assert (4, "C（县市区）", "value_error") in found
+    assert (5, "A（统一社会信用代码）", "excel_number") in found
+    assert (6, "A（统一社会信用代码）", "duplicate_in_file") in found
+    assert (7, "D（企业类别）", "value_error") in found
+    by_row = {e["row"]: e for e in problem["errors"]}
+    assert "校验位" in by_row[3]["message"]
+    assert by_row[3]["value"] == bad_check
+    assert "长沙县" in by_row[4]["message"]
+    assert "第 2 行" in by_row[6]["message"]
+    assert _count(client) == 0
+
+
+def test_missing_required_column(client: TestClient) -> None:
+    header = [h for h in HEADER if h != "县市区"]
+    rows = [[v for h, v in zip(HEADER, _row(1), strict=True) if h != "县市区"]]
+    response = _upload(client, _csv(rows, header=header))
+    assert response.status_code == 422
+    (error,) = response.json()["errors"]
+    assert error["code"] == "missing_column"
+    assert error["row"] == 1
+    assert "县市区" in error["message"]
+
+
+def test_excel_number_in_an_xlsx_code_cell(client: TestClient) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(HEADER)
+    sheet.append(_row(1))
+    numeric = _row(2)
+    sheet.append([914304220000000000, *numeric[1:]])  # a code typed into a number cell
+    sheet.append([])  # a blank row is skipped but still counts in Excel's numbering
+    sheet.append(_row(3))
+    buffer = io.BytesIO()
+    book.save(buffer)
+    response = _upload(client, buffer.getvalue(), name="名录.xlsx")
+    assert response.status_code == 422
+    (error,) = response.json()["errors"]
+    assert (error["row"], error["code"]) == (3, "excel_number")
+    assert "文本" in error["message"]
+    assert _count(client) == 0
+    sheet.delete_rows(3)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    ok = _upload(client, buffer.getvalue(), name="名录.xlsx")
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["created"] == 2
+
+
+def test_upsert_dry_run_then_real(client: TestClient) -> None:
+    existing = create_enterprise(client, uscc=uscc(serial=1), risk_grade="A")
+    rows = [_row(1, 风险等级="D"), _row(2)]
+    dry = _upload(client, _csv(rows), dry_run="true")
+    assert dry.status_code == 200, dry.text
+    report = dry.json()
+    assert (report["created"], report["updated"], report["unchanged"]) == (1, 1, 0)
+    assert report["import_id"] is None
+    assert {
+        "row": 2,
+        "key": uscc(serial=1),
+        "action": "update",
+        "fields": ["address", "name", "risk_grade"],
+    } in report["changes"]
+    assert {"row": 3, "key": uscc(serial=2), "action": "create", "fields": []} in report["changes"]
+    assert _count(client) == 1
+    assert client.get(f"/api/v1/enterprises/{existing['id']}").json()["risk_grade"] == "A"
+
+    real = _upload(client, _csv(rows))
+    assert real.json()["import_id"] is not None
+    assert _count(client) == 2
+    updated = client.get(f"/api/v1/enterprises/{existing['id']}").json()
+    assert updated["risk_grade"] == "D"
+    history = client.get(f"/api/v1/enterprises/{existing['id']}/history").json()
+    assert history[-1]["action"] == "update"
+    assert history[-1]["import_id"] == real.json()["import_id"]
+
+    again = _upload(client, _csv(rows)).json()
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2)
+
+
+def test_blank_cells_keep_stored_values(client: TestClient) -> None:
+    existing = create_enterprise(client, uscc=uscc(serial=1), risk_grade="C")
+    response = _upload(client, _csv([_row(1, 风险等级="", 标签="")]))
+    assert response.status_code == 200, response.text
+    kept = client.get(f"/api/v1/enterprises/{existing['id']}").json()
+    assert kept["risk_grade"] == "C"
+    assert kept["tags"] == ["major_hazard"]
+
+
+def test_retired_enterprise_is_not_silently_revived(client: TestClient) -> None:
+    existing = create_enterprise(client, uscc=uscc(serial=1))
+    client.post(f"/api/v1/enterprises/{existing['id']}/retire", json={"reason": "已注销登记"})
+    response = _upload(client, _csv([_row(1)]))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["code"] == "enterprise_retired"
+
+
+def test_unreadable_and_empty_files(client: TestClient) -> None:
+    assert _upload(client, b"").status_code == 422
+    garbage = _upload(client, bytes(range(128, 256)) * 4)
+    assert garbage.status_code == 422
+    assert garbage.json()["code"].startswith("import")
+
+
+def test_template_has_the_headers_as_text_columns(client: TestClient) -> None:
+    response = client.get("/api/v1/enterprises/import/template.xlsx")
+    assert response.status_code == 200
+    book = openpyxl.load_workbook(io.BytesIO(response.content))
+    sheet = book.worksheets[0]
+    headers = [c.value for c in sheet[1]]
+    assert headers[:3] == ["统一社会信用代码", "企业名称", "县市区"]
+    assert sheet["A2"].number_format == "@"
+
+
+def test_export_round_trips_and_neutralises_formulas(client: TestClient) -> None:
+    create_enterprise(client, uscc=uscc(serial=1), name='=HYPERLINK("http://x")公司')
+    create_enterprise(client, uscc=uscc(serial=2), name="正常企业有限公司")
+    csv_export = client.get("/api/v1/enterprises/export?format=csv")
+    assert csv_export.status_code == 200
+    assert csv_export.content.startswith(b"\xef\xbb\xbf")
+    text = csv_export.content.decode("utf-8-sig")
+    assert "'=HYPERLINK" in text
+    xlsx_export = client.get("/api/v1/enterprises/export?format=xlsx")
+    book = openpyxl.load_workbook(io.BytesIO(xlsx_export.content))
+    sheet = book.worksheets[0]
+    names = [row[1].value for row in sheet.iter_rows(min_row=2)]
+    # stored as a string cell, never as a formula
+    assert names == ['=HYPERLINK("http://x")公司', "正常企业有限公司"]
+    assert all(row[1].data_type == "s" for row in sheet.iter_rows(min_row=2))
+    # the export is a valid import of the same data: nothing changes
+    reimport = _upload(client, xlsx_export.content, name="导出.xlsx")
+    assert reimport.status_code == 200, reimport.text
+    assert (reimport.json()["created"], reimport.json()["unchanged"]) == (0, 2)
+
+
+def test_inspectors_and_inspections_import(client: TestClient) -> None:
+    enterprise = create_enterprise(client, uscc=uscc(serial=1))
+    inspectors = (
+        "姓名,执法证号,执法证有效期起,执法证有效期止,所属单位,县市区,专业领域,在岗,联系电话\r\n"
+        "张明,HN-0431-0001,2024/1/1,2028-12-31,执法支队,石鼓区,危险化学品、烟花爆竹,是,13800000001\r\n"
+        "李华,HN-0431-0002,2024-01-01,2028-12-31,危化烟花科,,危险化学品,是,13800000002\r\n"
+    ).encode("gb18030")
+    response = _upload(client, inspectors, name="人员.csv", target="inspectors")
+    assert response.status_code == 200, response.text
+    assert response.json()["created"] == 2
+    listed = client.get("/api/v1/inspectors?unit=执法支队").json()["items"]
+    assert listed[0]["specialties"] == ["fireworks", "hazchem"]
+    assert listed[0]["cert_valid_from"] == "2024-01-01"
+
+    history = (
+        "统一社会信用代码,检查日期,检查类型,检查单位,备注\r\n"
+        f"{enterprise['uscc']},2025-06-18,县级检查,衡南县应急管理局,\r\n"
+        f"{uscc(serial=99)},2025-06-19,县级检查,衡南县应急管理局,\r\n"
+    ).encode()
+    rejected = _upload(client, history, name="检查.csv", target="inspections")
+    assert rejected.status_code == 422
+    assert rejected.json()["errors"][0]["code"] == "unknown_enterprise"
+    assert rejected.json()["errors"][0]["row"] == 3
+    ok = _upload(
+        client, history.rsplit(b"\r\n", 2)[0] + b"\r\n", name="检查.csv", target="inspections"
+    )
+    assert ok.status_code == 200, ok.text
+    assert client.get("/api/v1/inspections").json()["total"] == 1

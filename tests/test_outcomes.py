@@ -1,0 +1,132 @@
+"""Inspection outcomes: recorded, published to the log, shown to the public."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.factories import ceremony_time, create_enterprise, uscc
+
+WITNESSES = ["王见证（纪检监察组）", "李公证（公证处）"]
+
+
+def _done_draw(client: TestClient) -> dict[str, Any]:
+    for i in range(4):
+        create_enterprise(client, uscc=uscc(serial=i + 1), name=f"测试加油站{i + 1}号")
+    plan = client.post(
+        "/api/v1/plans",
+        json={
+            "title": "测试抽查",
+            "year": 2025,
+            "planned_month": "2025-06",
+            "spec": {
+                "strata": [
+                    {
+                        "id": "gas",
+                        "label": "加油站",
+                        "filter": {"subtype": ["gas_station"]},
+                        "count": 2,
+                    }
+                ]
+            },
+        },
+    ).json()
+    frozen = client.post(
+        f"/api/v1/plans/{plan['id']}/freeze",
+        json={"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}},
+    ).json()
+    done: dict[str, Any] = client.post(
+        f"/api/v1/draws/{frozen['public_id']}/seed",
+        json={"digits": "31415926535897932384", "witnesses": WITNESSES},
+    ).json()
+    return done
+
+
+def test_outcomes_are_recorded_then_published_and_then_fixed(client: TestClient) -> None:
+    draw = _done_draw(client)
+    public_id = draw["public_id"]
+    drawn = [u["key"] for u in draw["result"]["strata"][0]["selected"]]
+    not_drawn = next(uscc(serial=i + 1) for i in range(4) if uscc(serial=i + 1) not in drawn)
+    refused = client.post(
+        f"/api/v1/draws/{public_id}/outcomes",
+        json={"uscc": not_drawn, "outcome": "no_problem", "inspected_on": "2025-06-10"},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "not_drawn"
+
+    body = {
+        "uscc": drawn[0],
+        "outcome": "责令限期整改",
+        "inspected_on": "2025-06-10",
+        "note": "消防器材过期，限期 15 日整改",
+    }
+    recorded = client.post(f"/api/v1/draws/{public_id}/outcomes", json=body)
+    assert recorded.status_code == 201, recorded.text
+    assert recorded.json()["outcome"] == "rectify"
+    assert recorded.json()["published_at"] is None
+    page = client.get(f"/draws/{public_id}").text
+    assert "尚未公开" in page and "消防器材过期" not in page
+    corrected = client.post(
+        f"/api/v1/draws/{public_id}/outcomes", json=body | {"inspected_on": "2025-06-11"}
+    )
+    assert corrected.json()["inspected_on"] == "2025-06-11"
+
+    published = client.post(f"/api/v1/draws/{public_id}/outcomes/{drawn[0]}/publish").json()
+    assert published["log_index"] is not None
+    entry = client.get(f"/api/v1/log/entries/{published['log_index']}").json()["entry"]
+    assert entry == entry | {
+        "kind": "inspection",
+        "draw": public_id,
+        "uscc": drawn[0],
+        "unit": drawn[0],
+        "outcome": "rectify",
+        "date": "2025-06-11",
+    }
+    again = client.post(f"/api/v1/draws/{public_id}/outcomes/{drawn[0]}/publish").json()
+    assert again["log_index"] == published["log_index"]
+    changed = client.post(f"/api/v1/draws/{public_id}/outcomes", json=body)
+    assert changed.status_code == 409
+    assert changed.json()["code"] == "outcome_published"
+
+    page = client.get(f"/draws/{public_id}").text
+    assert "责令限期整改（2025-06-11）：消防器材过期，限期 15 日整改" in page
+    history = client.get(f"/api/v1/inspections?uscc={drawn[0]}").json()["items"]
+    assert [(h["kind"], h["inspected_on"]) for h in history] == [("city", "2025-06-11")]
+    notice = client.get(f"/draws/{public_id}.csv").content.decode("utf-8-sig")
+    assert notice.splitlines()[0].endswith(",检查结果")
+    assert "责令限期整改（2025-06-11）" in notice
+    draw_entries = client.get(f"/api/v1/draws/{public_id}").json()["log_entries"]
+    assert published["log_index"] in draw_entries
+
+
+def test_outcomes_need_a_finished_draw(client: TestClient) -> None:
+    create_enterprise(client)
+    plan = client.post(
+        "/api/v1/plans",
+        json={
+            "title": "测试抽查",
+            "year": 2025,
+            "planned_month": "2025-06",
+            "spec": {
+                "strata": [
+                    {
+                        "id": "gas",
+                        "label": "加油站",
+                        "filter": {"subtype": ["gas_station"]},
+                        "count": 1,
+                    }
+                ]
+            },
+        },
+    ).json()
+    frozen = client.post(
+        f"/api/v1/plans/{plan['id']}/freeze",
+        json={"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}},
+    ).json()
+    response = client.post(
+        f"/api/v1/draws/{frozen['public_id']}/outcomes",
+        json={"uscc": uscc(), "outcome": "no_problem", "inspected_on": "2025-06-10"},
+    )
+    assert response.status_code == 409
+    assert response.json()["code"] == "draw_state"

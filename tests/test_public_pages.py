@@ -1,0 +1,109 @@
+"""The public pages: what was drawn, by whom, how to verify — and nothing private."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pypdf
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.pools.demo import demo_pool
+from app.pools.demo_load import load_demo_pool
+from tests.factories import ceremony_time
+
+WITNESSES = ["王见证（纪检监察组）", "李公证（公证处）"]
+
+
+def test_draw_pages_show_the_draw_and_nothing_private(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    with session_factory() as session:
+        load_demo_pool(session)
+        session.commit()
+    plan = client.post("/api/v1/plans/from-template/2024-hazchem").json()
+    frozen = client.post(
+        f"/api/v1/plans/{plan['id']}/freeze",
+        json={
+            "seed": {
+                "source": "dice",
+                "ceremony_at": ceremony_time(),
+                "witnesses": WITNESSES,
+            }
+        },
+    ).json()
+    public_id = frozen["public_id"]
+    pending = client.get(f"/draws/{public_id}")
+    assert pending.status_code == 200
+    assert "已冻结，待摇号" in pending.text
+    assert frozen["frame_hash"] in pending.text
+    done = client.post(
+        f"/api/v1/draws/{public_id}/seed",
+        json={"digits": "38274619283746529183", "witnesses": WITNESSES},
+    ).json()
+
+    page = client.get(f"/draws/{public_id}")
+    assert page.headers["content-type"].startswith("text/html")
+    html = page.text
+    pool = demo_pool()
+    names = {e.uscc: e.name for e in pool.enterprises}
+    inspectors = {i.cert_no: i for i in pool.inspectors}
+    for stratum in done["result"]["strata"]:
+        for unit in stratum["selected"]:
+            assert names[unit["key"]] in html
+    for assignment in done["result"]["assignments"]:
+        for cert in assignment["inspectors"]:
+            assert f"{inspectors[cert].name}（{cert}）" in html
+    assert "抽取 3 家" in html and "每个县市区抽取 1 家，先随机抽取 10 个县市区" in html
+    assert done["seed"] in html
+    assert f"/api/v1/draws/{public_id}/bundle" in html
+    assert "结果应于 2024-06-28 前公开" in html  # 20 working days after 2024-05-31
+
+    csv_rows = client.get(f"/draws/{public_id}.csv").content.decode("utf-8-sig").splitlines()
+    assert csv_rows[0].startswith("抽查编号,抽查,分层,企业名称")
+    assert len(csv_rows) == 1 + 22
+    xlsx = client.get(f"/draws/{public_id}.xlsx")
+    assert xlsx.status_code == 200 and xlsx.content.startswith(b"PK")
+
+    notice = client.get(f"/draws/{public_id}.pdf")
+    assert notice.headers["content-type"] == "application/pdf"
+    reader = pypdf.PdfReader(io.BytesIO(notice.content))
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert "双随机、一公开" in text.replace(" ", "")
+    first = done["result"]["strata"][0]["selected"][0]["key"]
+    assert names[first] in text.replace("\n", "")
+    fonts = {
+        str(font.get_object()["/BaseFont"])
+        for page in reader.pages
+        for font in page["/Resources"]["/Font"].values()
+    }
+    assert any("CJK" in f for f in fonts), fonts  # the CJK font the set-up installs is embedded
+
+    listing = client.get("/").text
+    assert public_id in listing and "已出结果" in listing
+    log_page = client.get("/log").text
+    assert "承诺（冻结框架）" in log_page and "hengyang.yjj/draws" in log_page
+
+    phones = {i.phone for i in pool.inspectors}
+    reasons = {c.reason for c in pool.conflicts}
+    for path in (
+        "/",
+        "/draws",
+        f"/draws/{public_id}",
+        "/log",
+        f"/api/v1/draws/{public_id}",
+        f"/api/v1/draws/{public_id}/bundle",
+        "/api/v1/log/entries",
+    ):
+        body = client.get(path).text
+        assert not any(p in body for p in phones), path
+        assert not any(r in body for r in reasons), path
+        assert not re.search(
+            r"https?://(?!127\.0\.0\.1|testserver)",
+            body.split("<main>")[0] if "<main>" in body else "",
+        ), path
+
+
+def test_unknown_draw_page_is_404(client: TestClient) -> None:
+    assert client.get("/draws/HY-2099-0001").status_code == 404
