@@ -81,8 +81,36 @@ def serve(
         engine.dispose()
         if counts:
             typer.echo("已载入示例名录：" + "，".join(f"{k} {v}" for k, v in counts.items()))
+        _demo_keys(url)
     typer.echo(f"API 文档：http://{host}:{port}/docs")
     uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, log_level="info")
+
+
+def _demo_keys(url: str) -> None:
+    """Fresh demo keys of each role (earlier demo keys are revoked), printed for the docs' Authorize box."""
+    from sqlalchemy import select
+
+    from app.access.keys import create_key, revoke_key
+    from app.access.models import ApiKey
+    from app.access.policy import ROLE_NAMES, Role
+
+    engine = make_engine(url)
+    with make_sessionmaker(engine)() as session:
+        stale = select(ApiKey).where(ApiKey.name.like("演示%"), ApiKey.revoked_at.is_(None))
+        for key in session.scalars(stale):
+            revoke_key(session, key=key, actor="演示启动")
+        typer.echo("演示用 API 密钥（在 API 文档的 Authorize 中填写；重启后作废）：")
+        for role in Role:
+            issued = create_key(
+                session,
+                name=f"演示{ROLE_NAMES[role]}",
+                role=role,
+                actor="演示启动",
+                expires_at=None,
+            )
+            typer.echo(f"  {role.value:<8} {issued.secret}")
+        session.commit()
+    engine.dispose()
 
 
 @cli.command("import")
@@ -177,8 +205,10 @@ def audit_log() -> None:
 
 plan_cli = typer.Typer(help="抽查计划", no_args_is_help=True)
 draw_cli = typer.Typer(help="抽查：冻结、揭晓种子、撤销、验证包", no_args_is_help=True)
+keys_cli = typer.Typer(help="API 密钥：创建、查询、吊销（密钥只显示一次）", no_args_is_help=True)
 cli.add_typer(plan_cli, name="plan")
 cli.add_typer(draw_cli, name="draw")
+cli.add_typer(keys_cli, name="keys")
 
 
 @contextmanager
@@ -361,6 +391,56 @@ def draw_bundle(
     else:
         output.write_text(text + "\n", encoding="utf-8")
         typer.echo(f"已写入 {output}")
+
+
+@keys_cli.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="admin | operator | witness | auditor")],
+    name: Annotated[str, typer.Option(help="使用者名称，如“省执法系统”")],
+    days: Annotated[int | None, typer.Option(help="有效天数（不填为长期有效）")] = None,
+) -> None:
+    """Create an API key. Its secret is printed this once; only its hash is kept."""
+    from datetime import timedelta
+
+    from app.access.keys import create_key
+    from app.access.policy import Role
+
+    try:
+        chosen = Role(role)
+    except ValueError as exc:
+        raise typer.BadParameter(f"应为 {' | '.join(r.value for r in Role)} 之一") from exc
+    expires = datetime.now(UTC) + timedelta(days=days) if days is not None else None
+    with _unit_of_work() as (session, _signer):
+        issued = create_key(
+            session, name=name, role=chosen, actor="命令行（服务器控制台）", expires_at=expires
+        )
+    typer.echo(f"已创建 API 密钥 {issued.key.prefix}（{name}，{role}）。请立即保存，此后不再显示：")
+    typer.echo(issued.secret)
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """Every key issued: prefix, role, holder, status, last use."""
+    from app.access.keys import list_keys
+    from app.access.router import key_out
+
+    with _unit_of_work() as (session, _signer):
+        for key in list_keys(session):
+            out = key_out(key)
+            used = f"{out.last_used_at:%Y-%m-%d %H:%M}" if out.last_used_at else "从未使用"
+            typer.echo(
+                f"{out.id}\t{out.prefix}\t{out.role}\t{out.status}\t{out.name}\t最近使用：{used}"
+            )
+
+
+@keys_cli.command("revoke")
+def keys_revoke(key: Annotated[str, typer.Argument(help="密钥编号或公开前缀")]) -> None:
+    """Revoke a key for good."""
+    from app.access.keys import find_key, revoke_key
+
+    with _unit_of_work() as (session, _signer):
+        revoked = revoke_key(session, key=find_key(session, key), actor="命令行（服务器控制台）")
+    typer.echo(f"已吊销 API 密钥 {revoked.prefix}（{revoked.name}）")
 
 
 @cli.command("verify")

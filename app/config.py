@@ -23,6 +23,9 @@ class Settings(BaseSettings):
         default="hengyang.yjj/draws", description="The origin line of the public log."
     )
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, description="Largest import file.")
+    max_body_bytes: int = Field(
+        default=1024 * 1024, description="Largest request body other than a file upload."
+    )
 
     @property
     def resolved_database_url(self) -> str:

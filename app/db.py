@@ -1,8 +1,8 @@
 """Database plumbing: engine, declarative base, and the request's session.
 
-The request's session commits once, when the route has returned without error,
-and rolls back on any error; services only flush. So a failed request leaves
-no partial state.
+The request's session commits once, after the route's response is rendered
+(app.routing.TransactionalRoute), and is rolled back on any error; services
+only flush. So a failed request leaves no partial state.
 """
 
 from __future__ import annotations
@@ -55,17 +55,13 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """The request's session: commit once on success, roll back on any error."""
+    """The request's session; whatever the route class has not committed is rolled back."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     with factory() as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+        request.state.session = session
+        yield session
 
 
-# scope="function": the commit runs before the response is sent, so a failed
-# commit is reported to the client instead of after a 200.
+# scope="function": the session closes right after the route, before the
+# response is sent, so no connection is held while a client reads slowly.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]

@@ -90,6 +90,18 @@ class ImportRejected(DomainError):
     title = "导入文件有误，未写入任何数据"
 
 
+class Unauthorized(DomainError):
+    status = 401
+    code = "unauthorized"
+    title = "未认证"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+    title = "无权操作"
+
+
 class PayloadTooLarge(DomainError):
     status = 413
     code = "payload_too_large"
@@ -100,6 +112,8 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "content": {PROBLEM_JSON: {}}, "description": text}
     for status, text in (
         (400, "请求有误"),
+        (401, "未认证：缺少、无效、过期或已吊销的 API 密钥"),
+        (403, "无权操作：该角色不能访问此地址"),
         (404, "未找到"),
         (409, "与现有数据冲突"),
         (413, "文件过大"),

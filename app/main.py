@@ -7,21 +7,28 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
+from app.access.policy import policy_of
+from app.access.router import router as keys_router
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.draws.router import router as draws_router
 from app.errors import PROBLEM_JSON, DomainError, Problem, ProblemItem, chinese_message
+from app.idempotency import Replay
 from app.ledger.keys import load_or_create_signer
 from app.ledger.router import router as log_router
+from app.limits import BodySizeLimit
+from app.observability import install_observability
 from app.pools.router import router as pools_router
 from app.pools.transfer import router as transfer_router
 from app.public.router import router as public_router
+from app.routing import TransactionalRoute, api_routes
 
 log = logging.getLogger("shuangsui")
 
@@ -95,6 +102,25 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     return _problem_response(problem, headers=getattr(exc, "headers", None))
 
 
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    # The database refused a value the schemas let through (a NUL character, a
+    # string too long for its column): the client's input, so 422, and nothing written.
+    log.warning("database refused a value", exc_info=exc)
+    problem = Problem(
+        type="urn:shuangsui:error:unstorable_value",
+        status=422,
+        code="unstorable_value",
+        title="输入数据不合规",
+        detail="请求中有数据库无法保存的值（如不可见的控制字符 NUL，或超长的文字），未写入任何数据",
+    )
+    return _problem_response(problem)
+
+
+async def _replay(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Replay)
+    return exc.response
+
+
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error", exc_info=exc)
     problem = Problem(
@@ -132,9 +158,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         lifespan=lifespan,
     )
+    app.add_middleware(
+        BodySizeLimit,
+        max_body=settings.max_body_bytes,
+        # The multipart envelope adds a little to the file itself.
+        max_upload=settings.max_upload_bytes + 64 * 1024,
+    )
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Replay, _replay)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(Exception, _unexpected_error)
 
     app.include_router(transfer_router)
@@ -142,4 +176,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(draws_router)
     app.include_router(log_router)
     app.include_router(public_router)
+    app.include_router(keys_router)
+    install_observability(app)
+    _check_routes(app)
     return app
+
+
+def _check_routes(app: FastAPI) -> None:
+    """Refuse to start with a route that has no access policy or no transaction."""
+    routes = list(api_routes(app.routes))
+    if len(routes) < 10:  # pragma: no cover - FastAPI changed how it keeps routes
+        raise RuntimeError("cannot find the application's routes to check their policies")
+    for route in routes:
+        if policy_of(route.dependencies) is None:
+            raise RuntimeError(f"route {route.path} declares no access policy")
+        if not isinstance(route, TransactionalRoute):
+            raise RuntimeError(
+                f"route {route.path} is not a TransactionalRoute: it would never commit"
+            )

@@ -1,5 +1,6 @@
 """Every table of the service, imported in one place for Alembic and the tests."""
 
+from app.access.models import ApiKey, IdempotencyRecord
 from app.db import Base
 from app.draws.models import Draw, Outcome, Plan
 from app.history import ChangeRecord
@@ -16,6 +17,8 @@ from app.pools.models import (
 )
 
 __all__ = [
+    "ApiKey",
+    "IdempotencyRecord",
     "Base",
     "ChangeRecord",
     "Checkpoint",

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
+from fastapi import Path
 from pydantic import BaseModel, Field
 
 T = TypeVar("T")
@@ -19,3 +20,7 @@ class Page(BaseModel, Generic[T]):
 
 
 MAX_PAGE_SIZE = 500
+
+# Bounds that every database accepts: a number past them names nothing.
+MAX_RECORD_ID = 2**31 - 1
+RecordId = Annotated[int, Path(ge=1, le=MAX_RECORD_ID, description="记录编号")]

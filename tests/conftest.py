@@ -15,15 +15,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.access.keys import create_key
+from app.access.policy import ROLE_NAMES, Role
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.main import create_app
 from app.migrate import upgrade
+from tests.factories import ApiClient
 from tests.pg import find_pg_bin, running_server
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -123,7 +125,22 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    """The application over real HTTP semantics, on a fresh database."""
-    with TestClient(create_app(settings), raise_server_exceptions=False) as test_client:
+def api_keys(session_factory: sessionmaker[Session]) -> dict[str, str]:
+    """One API key of each role, issued as an admin would."""
+    with session_factory() as session:
+        secrets = {
+            role.value: create_key(
+                session, name=f"测试{ROLE_NAMES[role]}", role=role, actor="测试", expires_at=None
+            ).secret
+            for role in Role
+        }
+        session.commit()
+    return secrets
+
+
+@pytest.fixture
+def client(settings: Settings, api_keys: dict[str, str]) -> Iterator[ApiClient]:
+    """The application over real HTTP semantics, on a fresh database, as an operator."""
+    app = create_app(settings)
+    with ApiClient(app, api_keys, raise_server_exceptions=False) as test_client:
         yield test_client

@@ -5,8 +5,45 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from stdnum.cn.uscc import calc_check_digit
+
+
+class ApiClient(TestClient):
+    """A test client that calls as an operator, and can call as any other role."""
+
+    def __init__(self, app: FastAPI, keys: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(app, headers={"X-API-Key": keys["operator"]}, **kwargs)
+        self.keys = keys
+
+    def as_role(self, role: str) -> dict[str, str]:
+        """Headers that make one request as this role ("public": as nobody)."""
+        return {"X-API-Key": self.keys[role]} if role != "public" else {"X-API-Key": ""}
+
+
+def reveal_dice(
+    client: httpx.Client,
+    public_id: str,
+    digits: str,
+    witnesses: list[str],
+    witness_key: str | None = None,
+) -> httpx.Response:
+    """An operator enters the ceremony's digits and a witness confirms them."""
+    if witness_key is None:
+        assert isinstance(client, ApiClient)
+        witness_key = client.keys["witness"]
+    entered = client.post(
+        f"/api/v1/draws/{public_id}/seed", json={"digits": digits, "witnesses": witnesses}
+    )
+    if entered.status_code != 200 or entered.json()["seed"] is not None:
+        return entered
+    return client.post(
+        f"/api/v1/draws/{public_id}/seed/confirm",
+        json={"digits": digits},
+        headers={"X-API-Key": witness_key},
+    )
 
 
 def uscc(region: str = "430422", serial: int = 1, authority: str = "9", category: str = "1") -> str:

@@ -20,7 +20,7 @@ from app.db import make_engine, make_sessionmaker
 from app.pools.demo import demo_pool
 from app.pools.demo_load import load_demo_pool
 from tests.conftest import IN_CI
-from tests.factories import ceremony_time
+from tests.factories import ceremony_time, reveal_dice
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,11 +96,13 @@ def chromium() -> str:
 
 
 def test_the_public_reads_and_verifies_a_draw(
-    live_server: str, chromium: str, tmp_path: Path
+    live_server: str, chromium: str, tmp_path: Path, api_keys: dict[str, str]
 ) -> None:
     from playwright.sync_api import sync_playwright
 
-    with httpx.Client(base_url=live_server, timeout=30) as api:
+    with httpx.Client(
+        base_url=live_server, timeout=30, headers={"X-API-Key": api_keys["operator"]}
+    ) as api:
         plan = api.post("/api/v1/plans/from-template/2025-hazchem").json()
         frozen = api.post(
             f"/api/v1/plans/{plan['id']}/freeze",
@@ -109,9 +111,8 @@ def test_the_public_reads_and_verifies_a_draw(
             },
         ).json()
         public_id = frozen["public_id"]
-        done = api.post(
-            f"/api/v1/draws/{public_id}/seed",
-            json={"digits": "16180339887498948482", "witnesses": WITNESSES},
+        done = reveal_dice(
+            api, public_id, "16180339887498948482", WITNESSES, api_keys["witness"]
         ).json()
         key = api.get("/api/v1/log/key").text.strip()
     names = {e.uscc: e.name for e in demo_pool().enterprises}

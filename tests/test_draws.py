@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.draws import drand, templates
 from app.pools.demo_load import load_demo_pool
-from tests.factories import ceremony_time
+from tests.factories import ceremony_time, reveal_dice
 
 DIGITS = "38274619283746529183"
 WITNESSES = ["王见证（市纪委监委派驻纪检监察组）", "李公证（衡阳市公证处）"]
@@ -45,9 +45,7 @@ def _freeze(client: TestClient, plan_id: int, body: dict[str, Any] = DICE) -> di
 
 
 def _reveal(client: TestClient, public_id: str, digits: str = DIGITS) -> Any:
-    return client.post(
-        f"/api/v1/draws/{public_id}/seed", json={"digits": digits, "witnesses": WITNESSES}
-    )
+    return reveal_dice(client, public_id, digits, WITNESSES)
 
 
 def _log_kinds(client: TestClient, public_id: str) -> list[str]:
@@ -162,10 +160,7 @@ def test_reveal_is_idempotent_and_never_redone(demo: TestClient) -> None:
 
 def test_dice_needs_twenty_digits_and_witnesses(demo: TestClient) -> None:
     frozen = _freeze(demo, _plan(demo, "2025-training")["id"])
-    short = demo.post(
-        f"/api/v1/draws/{frozen['public_id']}/seed",
-        json={"digits": "123456", "witnesses": WITNESSES},
-    )
+    short = reveal_dice(demo, frozen["public_id"], "123456", WITNESSES)
     assert short.status_code == 422
     alone = demo.post(
         f"/api/v1/draws/{frozen['public_id']}/seed", json={"digits": DIGITS, "witnesses": ["一人"]}

@@ -103,7 +103,7 @@ def test_update_keeps_history_with_actor(client: TestClient) -> None:
     history = client.get(f"/api/v1/enterprises/{created['id']}/history").json()
     assert [h["action"] for h in history] == ["create", "update"]
     change = history[1]
-    assert change["actor"] == "王科长"
+    assert change["actor"] == "王科长（测试经办人员）"  # the person, and the key they used
     assert change["before"]["risk_grade"] == "B"
     assert change["after"]["risk_grade"] == "D"
     assert change["after"]["tags"] == ["hazardous_process", "major_hazard"]

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.factories import ceremony_time, create_enterprise, create_inspector, uscc
+from tests.factories import ceremony_time, create_enterprise, create_inspector, reveal_dice, uscc
 
 WITNESSES = ["王见证（纪检监察组）", "李公证（公证处）"]
 DICE = {"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}}
@@ -108,10 +108,7 @@ def test_highway_pairs_are_drawn_together(client: TestClient) -> None:
         )
     plan_id = _plan(client, {"count": 2, "cluster_by": "pair_key"})
     frozen = _freeze(client, plan_id).json()
-    done = client.post(
-        f"/api/v1/draws/{frozen['public_id']}/seed",
-        json={"digits": "12345678901234567890", "witnesses": WITNESSES},
-    ).json()
+    done = reveal_dice(client, frozen["public_id"], "12345678901234567890", WITNESSES).json()
     selected = [u["key"] for u in done["result"]["strata"][0]["selected"]]
     assert len(selected) == 2 and set(selected) <= {"pair-A", "pair-B", "pair-C"}
     bundle = client.get(f"/api/v1/draws/{frozen['public_id']}/bundle").json()
@@ -137,10 +134,7 @@ def test_conflicts_and_last_inspectors_become_frame_conflicts(client: TestClient
     first = _freeze(client, _plan(client, {"count": 1}, inspectors=rules)).json()
     bundle = client.get(f"/api/v1/draws/{first['public_id']}/bundle").json()
     assert bundle["frame"]["inspectors"]["conflicts"] == [[station["uscc"], "HN-T-0000"]]
-    done = client.post(
-        f"/api/v1/draws/{first['public_id']}/seed",
-        json={"digits": "12345678901234567890", "witnesses": WITNESSES},
-    ).json()
+    done = reveal_dice(client, first["public_id"], "12345678901234567890", WITNESSES).json()
     team = done["result"]["assignments"][0]["inspectors"]
     assert "HN-T-0000" not in team
     second = _freeze(
@@ -188,10 +182,7 @@ def test_a_unit_without_a_full_team_is_a_logged_failure(client: TestClient) -> N
     frozen = _freeze(client, _plan(client, {"count": 1}, inspectors={"team_size": 2}))
     assert frozen.status_code == 201, frozen.text
     public_id = frozen.json()["public_id"]
-    done = client.post(
-        f"/api/v1/draws/{public_id}/seed",
-        json={"digits": "12345678901234567890", "witnesses": WITNESSES},
-    ).json()
+    done = reveal_dice(client, public_id, "12345678901234567890", WITNESSES).json()
     assert done["status"] == "failed"
     assert station["uscc"] in done["failure"]["message"]
     kinds = [
@@ -206,7 +197,7 @@ def test_concurrent_reveals_give_one_result(client: TestClient) -> None:
     body = {"digits": "98765432109876543210", "witnesses": WITNESSES}
 
     def reveal(_: int) -> Any:
-        return client.post(f"/api/v1/draws/{frozen['public_id']}/seed", json=body)
+        return reveal_dice(client, frozen["public_id"], body["digits"], body["witnesses"])
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         responses = list(pool.map(reveal, range(4)))

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.factories import ceremony_time, create_enterprise, uscc
+from tests.factories import ceremony_time, create_enterprise, reveal_dice, uscc
 
 WITNESSES = ["王见证（纪检监察组）", "李公证（公证处）"]
 
@@ -36,9 +36,8 @@ def _done_draw(client: TestClient) -> dict[str, Any]:
         f"/api/v1/plans/{plan['id']}/freeze",
         json={"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}},
     ).json()
-    done: dict[str, Any] = client.post(
-        f"/api/v1/draws/{frozen['public_id']}/seed",
-        json={"digits": "31415926535897932384", "witnesses": WITNESSES},
+    done: dict[str, Any] = reveal_dice(
+        client, frozen["public_id"], "31415926535897932384", WITNESSES
     ).json()
     return done
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.pools.demo import demo_pool
 from app.pools.demo_load import load_demo_pool
-from tests.factories import ceremony_time
+from tests.factories import ceremony_time, reveal_dice
 
 WITNESSES = ["王见证（纪检监察组）", "李公证（公证处）"]
 
@@ -38,10 +38,7 @@ def test_draw_pages_show_the_draw_and_nothing_private(
     assert pending.status_code == 200
     assert "已冻结，待摇号" in pending.text
     assert frozen["frame_hash"] in pending.text
-    done = client.post(
-        f"/api/v1/draws/{public_id}/seed",
-        json={"digits": "38274619283746529183", "witnesses": WITNESSES},
-    ).json()
+    done = reveal_dice(client, public_id, "38274619283746529183", WITNESSES).json()
 
     page = client.get(f"/draws/{public_id}")
     assert page.headers["content-type"].startswith("text/html")

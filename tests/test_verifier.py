@@ -20,7 +20,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.pools.demo_load import load_demo_pool
-from tests.factories import ceremony_time
+from tests.factories import ceremony_time, reveal_dice
 from tests.test_algorithm_vectors import VECTORS_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -78,10 +78,7 @@ def _bundle(
         f"/api/v1/plans/{plan['id']}/freeze",
         json={"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}},
     ).json()
-    client.post(
-        f"/api/v1/draws/{frozen['public_id']}/seed",
-        json={"digits": "38274619283746529183", "witnesses": WITNESSES},
-    )
+    reveal_dice(client, frozen["public_id"], "38274619283746529183", WITNESSES)
     bundle: dict[str, Any] = client.get(f"/api/v1/draws/{frozen['public_id']}/bundle").json()
     return bundle, client.get("/api/v1/log/key").text.strip()
 

@@ -50,6 +50,8 @@ class Draw(Base):
     announcement: Mapped[dict[str, Any]] = mapped_column(JSON)
     seed: Mapped[str | None] = mapped_column(Text)
     seed_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The operator's dice entry (a hash of the digits) awaiting a witness's confirmation.
+    seed_entry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     result_jcs: Mapped[str | None] = mapped_column(Text)
     result_hash: Mapped[str | None] = mapped_column(String(64))
     failure: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from app import algorithm
+from app.access.policy import OPERATE, PUBLIC, STAFF_READ, WITNESS, allow
 from app.db import SessionDep
 from app.deps import ActorDep
 from app.draws import outcomes, service, templates
@@ -25,13 +26,17 @@ from app.draws.schemas import (
     PlanCreate,
     PlanOut,
     PlanUpdate,
+    SeedConfirmation,
 )
 from app.errors import PROBLEM_RESPONSES, InvalidInput, NotFound
+from app.idempotency import IDEMPOTENT
 from app.ledger import store as ledger
-from app.pools.service import paginate
-from app.schemas import MAX_PAGE_SIZE, Page
+from app.pools.schemas import ChangeOut
+from app.pools.service import history, paginate
+from app.routing import TransactionalRoute
+from app.schemas import MAX_PAGE_SIZE, Page, RecordId
 
-router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
+router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
 
 def plan_out(session: SessionDep, plan: Plan) -> PlanOut:
@@ -68,6 +73,7 @@ def draw_out(session: SessionDep, draw: Draw) -> DrawOut:
         provenance=draw.provenance,
         seed=draw.seed,
         seed_detail=draw.seed_detail,
+        awaiting_witness=draw.seed is None and draw.seed_entry is not None,
         result=json.loads(draw.result_jcs) if draw.result_jcs else None,
         result_hash=draw.result_hash,
         failure=draw.failure,
@@ -87,14 +93,14 @@ def draw_out(session: SessionDep, draw: Draw) -> DrawOut:
 class PlanFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    year: int | None = None
+    year: int | None = Field(default=None, ge=2000, le=2100)
     quarter: int | None = Field(default=None, ge=1, le=4)
     sector: str | None = None
     page: int = Field(default=1, ge=1, le=1_000_000)
     page_size: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
 
 
-@router.get("/plans", tags=["plans"], summary="抽查计划：查询")
+@router.get("/plans", dependencies=[allow(STAFF_READ)], tags=["plans"], summary="抽查计划：查询")
 def list_plans(session: SessionDep, filters: Annotated[PlanFilters, Query()]) -> Page[PlanOut]:
     stmt = select(Plan)
     if filters.year is not None:
@@ -115,13 +121,22 @@ def list_plans(session: SessionDep, filters: Annotated[PlanFilters, Query()]) ->
 
 
 @router.post(
-    "/plans", status_code=status.HTTP_201_CREATED, tags=["plans"], summary="抽查计划：新建"
+    "/plans",
+    dependencies=[allow(OPERATE), IDEMPOTENT],
+    status_code=status.HTTP_201_CREATED,
+    tags=["plans"],
+    summary="抽查计划：新建",
 )
 def create_plan(session: SessionDep, actor: ActorDep, body: PlanCreate) -> PlanOut:
     return plan_out(session, service.create_plan(session, data=body, actor=actor))
 
 
-@router.get("/plan-templates", tags=["plans"], summary="计划模板：衡阳 2024、2025 年度计划")
+@router.get(
+    "/plan-templates",
+    dependencies=[allow(STAFF_READ)],
+    tags=["plans"],
+    summary="计划模板：衡阳 2024、2025 年度计划",
+)
 def list_templates() -> list[dict[str, Any]]:
     return [
         {
@@ -138,6 +153,7 @@ def list_templates() -> list[dict[str, Any]]:
 
 @router.post(
     "/plans/from-template/{key}",
+    dependencies=[allow(OPERATE), IDEMPOTENT],
     status_code=status.HTTP_201_CREATED,
     tags=["plans"],
     summary="抽查计划：由模板新建",
@@ -150,20 +166,56 @@ def create_plan_from_template(session: SessionDep, actor: ActorDep, key: str) ->
     return plan_out(session, plan)
 
 
-@router.get("/plans/{plan_id}", tags=["plans"], summary="抽查计划：读取")
-def read_plan(session: SessionDep, plan_id: int) -> PlanOut:
+@router.get(
+    "/plans/{plan_id}", dependencies=[allow(STAFF_READ)], tags=["plans"], summary="抽查计划：读取"
+)
+def read_plan(session: SessionDep, plan_id: RecordId) -> PlanOut:
     return plan_out(session, service.get_plan(session, plan_id))
 
 
-@router.patch("/plans/{plan_id}", tags=["plans"], summary="抽查计划：修改（已冻结的抽查不受影响）")
-def update_plan(session: SessionDep, actor: ActorDep, plan_id: int, body: PlanUpdate) -> PlanOut:
+@router.patch(
+    "/plans/{plan_id}",
+    dependencies=[allow(OPERATE)],
+    tags=["plans"],
+    summary="抽查计划：修改（已冻结的抽查不受影响）",
+)
+def update_plan(
+    session: SessionDep, actor: ActorDep, plan_id: RecordId, body: PlanUpdate
+) -> PlanOut:
     plan = service.get_plan(session, plan_id)
     service.update_plan(session, plan=plan, data=body, actor=actor)
     return plan_out(session, plan)
 
 
-@router.get("/plans/{plan_id}/preview", tags=["plans"], summary="抽查计划：预览框架（不冻结）")
-def preview_plan(session: SessionDep, plan_id: int) -> dict[str, Any]:
+@router.get(
+    "/plans/{plan_id}/history",
+    dependencies=[allow(STAFF_READ)],
+    tags=["plans"],
+    summary="抽查计划：变更历史（谁、何时、改了什么）",
+)
+def plan_history(session: SessionDep, plan_id: RecordId) -> list[ChangeOut]:
+    plan = service.get_plan(session, plan_id)
+    return [ChangeOut.model_validate(c) for c in history(session, entity="plan", entity_id=plan.id)]
+
+
+@router.get(
+    "/draws/{public_id}/history",
+    dependencies=[allow(STAFF_READ)],
+    tags=["draws"],
+    summary="抽查：经办历史（冻结、录入点数、见证确认、撤销，各由谁、何时）",
+)
+def draw_history(session: SessionDep, public_id: str) -> list[ChangeOut]:
+    draw = service.get_draw(session, public_id)
+    return [ChangeOut.model_validate(c) for c in history(session, entity="draw", entity_id=draw.id)]
+
+
+@router.get(
+    "/plans/{plan_id}/preview",
+    dependencies=[allow(STAFF_READ)],
+    tags=["plans"],
+    summary="抽查计划：预览框架（不冻结）",
+)
+def preview_plan(session: SessionDep, plan_id: RecordId) -> dict[str, Any]:
     from app.draws.frames import build_frame
 
     frame, provenance = build_frame(session, service.get_plan(session, plan_id))
@@ -182,12 +234,13 @@ def preview_plan(session: SessionDep, plan_id: int) -> dict[str, Any]:
 
 @router.post(
     "/plans/{plan_id}/freeze",
+    dependencies=[allow(OPERATE), IDEMPOTENT],
     status_code=status.HTTP_201_CREATED,
     tags=["draws"],
     summary="冻结：按当前名录生成抽查框架，公开其哈希（在任何种子产生之前）",
 )
 def freeze_plan(
-    request: Request, session: SessionDep, actor: ActorDep, plan_id: int, body: FreezeRequest
+    request: Request, session: SessionDep, actor: ActorDep, plan_id: RecordId, body: FreezeRequest
 ) -> DrawOut:
     plan = service.get_plan(session, plan_id)
     draw = service.freeze(
@@ -204,12 +257,12 @@ class DrawFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: str | None = None
-    year: int | None = None
+    year: int | None = Field(default=None, ge=2000, le=2100)
     page: int = Field(default=1, ge=1, le=1_000_000)
     page_size: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
 
 
-@router.get("/draws", tags=["draws"], summary="抽查：查询")
+@router.get("/draws", dependencies=[allow(PUBLIC)], tags=["draws"], summary="抽查：查询")
 def list_draws(session: SessionDep, filters: Annotated[DrawFilters, Query()]) -> Page[DrawOut]:
     stmt = select(Draw)
     if filters.status:
@@ -227,15 +280,18 @@ def list_draws(session: SessionDep, filters: Annotated[DrawFilters, Query()]) ->
     )
 
 
-@router.get("/draws/{public_id}", tags=["draws"], summary="抽查：读取")
+@router.get(
+    "/draws/{public_id}", dependencies=[allow(PUBLIC)], tags=["draws"], summary="抽查：读取"
+)
 def read_draw(session: SessionDep, public_id: str) -> DrawOut:
     return draw_out(session, service.get_draw(session, public_id))
 
 
 @router.post(
     "/draws/{public_id}/seed",
+    dependencies=[allow(OPERATE), IDEMPOTENT],
     tags=["draws"],
-    summary="揭晓种子：录入骰子点数或取 drand 信标，并计算结果",
+    summary="揭晓种子：经办人员录入骰子点数（待见证人确认），或取 drand 信标并计算结果",
 )
 def reveal_seed(
     request: Request,
@@ -250,7 +306,7 @@ def reveal_seed(
             raise InvalidInput(
                 "现场摇号须提交 digits（骰子点数，至少 20 位）和 witnesses（见证人）"
             )
-        draw = service.reveal_dice(session, public_id=public_id, reveal=body, actor=actor)
+        draw = service.enter_dice_digits(session, public_id=public_id, reveal=body, actor=actor)
     else:
         beacon = body if isinstance(body, DrandReveal) else None
         draw = service.reveal_drand(session, public_id=public_id, beacon=beacon, actor=actor)
@@ -259,7 +315,24 @@ def reveal_seed(
 
 
 @router.post(
-    "/draws/{public_id}/annul", tags=["draws"], summary="撤销抽查（公开、记入日志，不删除）"
+    "/draws/{public_id}/seed/confirm",
+    dependencies=[allow(WITNESS), IDEMPOTENT],
+    tags=["draws"],
+    summary="见证人确认：再次录入骰子点数，与经办人员录入一致时产生种子并计算结果",
+)
+def confirm_seed(
+    request: Request, session: SessionDep, actor: ActorDep, public_id: str, body: SeedConfirmation
+) -> DrawOut:
+    draw = service.confirm_dice_digits(session, public_id=public_id, confirmation=body, actor=actor)
+    ledger.sign_checkpoint(session, request.app.state.signer)
+    return draw_out(session, draw)
+
+
+@router.post(
+    "/draws/{public_id}/annul",
+    dependencies=[allow(OPERATE), IDEMPOTENT],
+    tags=["draws"],
+    summary="撤销抽查（公开、记入日志，不删除）",
 )
 def annul_draw(
     request: Request, session: SessionDep, actor: ActorDep, public_id: str, body: Annul
@@ -271,6 +344,7 @@ def annul_draw(
 
 @router.get(
     "/draws/{public_id}/bundle",
+    dependencies=[allow(PUBLIC)],
     tags=["draws"],
     summary="验证包：frame、seed、result 与日志条目及证明",
 )
@@ -280,7 +354,10 @@ def draw_bundle(request: Request, session: SessionDep, public_id: str) -> dict[s
 
 
 @router.get(
-    "/draws/{public_id}/fairness", tags=["draws"], summary="公平性：每家企业被抽中的确切概率"
+    "/draws/{public_id}/fairness",
+    dependencies=[allow(PUBLIC)],
+    tags=["draws"],
+    summary="公平性：每家企业被抽中的确切概率",
 )
 def draw_fairness(session: SessionDep, public_id: str) -> dict[str, Any]:
     draw = service.get_draw(session, public_id)
@@ -310,7 +387,12 @@ def _percent(p: Any) -> str:
 # -- inspection outcomes ---------------------------------------------------------
 
 
-@router.get("/draws/{public_id}/outcomes", tags=["outcomes"], summary="检查结果：查询（含未公开）")
+@router.get(
+    "/draws/{public_id}/outcomes",
+    dependencies=[allow(STAFF_READ)],
+    tags=["outcomes"],
+    summary="检查结果：查询（含未公开）",
+)
 def list_outcomes(session: SessionDep, public_id: str) -> list[OutcomeOut]:
     draw = service.get_draw(session, public_id)
     return [
@@ -321,6 +403,7 @@ def list_outcomes(session: SessionDep, public_id: str) -> list[OutcomeOut]:
 
 @router.post(
     "/draws/{public_id}/outcomes",
+    dependencies=[allow(OPERATE), IDEMPOTENT],
     status_code=status.HTTP_201_CREATED,
     tags=["outcomes"],
     summary="检查结果：登记（公开前可修改；publish=true 时同时公开）",
@@ -337,6 +420,7 @@ def record_outcome(
 
 @router.post(
     "/draws/{public_id}/outcomes/{uscc}/publish",
+    dependencies=[allow(OPERATE), IDEMPOTENT],
     tags=["outcomes"],
     summary="检查结果：公开（记入公开日志，此后不可修改）",
 )

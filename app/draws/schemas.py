@@ -284,6 +284,16 @@ class DiceReveal(BaseModel):
     )
 
 
+class SeedConfirmation(BaseModel):
+    """The digits again, entered by a witness without seeing the operator's entry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    digits: str = Field(
+        pattern=r"^[0-9]{20,200}$", description="见证人按现场记录再次录入的骰子点数"
+    )
+
+
 class DrandReveal(BaseModel):
     """The beacon of the announced round (fetched by the service or supplied)."""
 
@@ -312,6 +322,9 @@ class DrawOut(BaseModel):
     provenance: dict[str, Any]
     seed: str | None
     seed_detail: dict[str, Any] | None
+    awaiting_witness: bool = Field(
+        description="骰子点数已由经办人员录入，待见证人再次录入确认后产生种子"
+    )
     result: dict[str, Any] | None
     result_hash: str | None
     failure: dict[str, Any] | None

@@ -6,6 +6,7 @@ public log entry in the same transaction, so both happen or neither does.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +27,7 @@ from app.draws.schemas import (
     DrandReveal,
     PlanCreate,
     PlanUpdate,
+    SeedConfirmation,
 )
 from app.errors import Conflict, DomainError, InvalidInput, NotFound
 from app.history import record_change
@@ -265,7 +267,21 @@ def freeze(
     if replaced is not None:
         entry["replaces"] = replaced.public_id
     ledger.append(session, entry)
+    _record(session, draw, "freeze", actor, {"frame_hash": frame_hash, "seed_source": announced})
     return draw
+
+
+def _record(session: Session, draw: Draw, action: str, actor: str, after: dict[str, Any]) -> None:
+    """One step of a draw's ceremony in its history: who did what, when."""
+    record_change(
+        session,
+        entity="draw",
+        entity_id=draw.id,
+        action=action,
+        actor=actor,
+        before=None,
+        after=after,
+    )
 
 
 # Clocks of the clerk's computer and the server may differ by a few minutes.
@@ -296,17 +312,80 @@ def _announce(announcement: DiceAnnouncement | DrandAnnouncement, now: datetime)
     }
 
 
-def reveal_dice(session: Session, *, public_id: str, reveal: DiceReveal, actor: str) -> Draw:
-    """Enter the ceremony's digits: the seed, then the result (or the failure)."""
-    draw = _lock_draw(session, public_id)
-    if draw.seed_source != "dice":
-        raise DrawStateError(f"抽查 {public_id} 约定使用 drand 随机信标，不能录入骰子点数")
+def enter_dice_digits(session: Session, *, public_id: str, reveal: DiceReveal, actor: str) -> Draw:
+    """The operator enters the ceremony's digits; they count once a witness confirms them.
+
+    Only a hash of the digits is kept until then, so the entry cannot be read
+    back and copied by the confirming witness.
+    """
+    draw = _lock_dice_draw(session, public_id)
     seed = algorithm.make_seed("dice", reveal.digits, draw.frame_hash)
     if draw.seed is not None:
         return _same_seed_or_conflict(draw, seed)
     _require_frozen(draw)
-    detail = {"digits": reveal.digits, "witnesses": reveal.witnesses, "entered_by": actor}
-    return _seed_and_run(session, draw, seed, detail, log_extra={"witnesses": reveal.witnesses})
+    now = utcnow()
+    draw.seed_entry = {
+        "digits_sha256": _digits_hash(reveal.digits),
+        "witnesses": reveal.witnesses,
+        "entered_by": actor,
+        "entered_at": rfc3339(now),
+    }
+    _record(session, draw, "seed_entered", actor, {"witnesses": reveal.witnesses})
+    session.flush()
+    return draw
+
+
+def confirm_dice_digits(
+    session: Session, *, public_id: str, confirmation: SeedConfirmation, actor: str
+) -> Draw:
+    """A witness enters the digits again; if both entries agree: the seed, then the result."""
+    draw = _lock_dice_draw(session, public_id)
+    seed = algorithm.make_seed("dice", confirmation.digits, draw.frame_hash)
+    if draw.seed is not None:
+        return _same_seed_or_conflict(draw, seed)
+    _require_frozen(draw)
+    entry = draw.seed_entry
+    if entry is None:
+        raise DrawStateError(
+            f"抽查 {public_id} 尚未由经办人员录入骰子点数，见证人无可确认", code="no_seed_entry"
+        )
+    if entry["digits_sha256"] != _digits_hash(confirmation.digits):
+        raise DrawStateError(
+            f"见证人录入的点数与经办人员 {entry['entered_by']} 录入的不一致，未产生种子；"
+            "请对照现场记录核对，由经办人员重新录入或见证人重新确认",
+            code="seed_mismatch",
+        )
+    witnesses = list(entry["witnesses"])
+    detail = {
+        "digits": confirmation.digits,
+        "witnesses": witnesses,
+        "entered_by": entry["entered_by"],
+        "confirmed_by": actor,
+    }
+    _record(session, draw, "seed_confirmed", actor, {"seed": seed})
+    return _seed_and_run(session, draw, seed, detail, log_extra={"witnesses": witnesses})
+
+
+def reveal_dice(session: Session, *, public_id: str, reveal: DiceReveal, actor: str) -> Draw:
+    """Enter and confirm the digits at once: for the server's own console only."""
+    enter_dice_digits(session, public_id=public_id, reveal=reveal, actor=actor)
+    return confirm_dice_digits(
+        session,
+        public_id=public_id,
+        confirmation=SeedConfirmation(digits=reveal.digits),
+        actor=actor,
+    )
+
+
+def _digits_hash(digits: str) -> str:
+    return hashlib.sha256(digits.encode()).hexdigest()
+
+
+def _lock_dice_draw(session: Session, public_id: str) -> Draw:
+    draw = _lock_draw(session, public_id)
+    if draw.seed_source != "dice":
+        raise DrawStateError(f"抽查 {public_id} 约定使用 drand 随机信标，不能录入骰子点数")
+    return draw
 
 
 def reveal_drand(
@@ -328,6 +407,7 @@ def reveal_drand(
         return _same_seed_or_conflict(draw, seed)
     _require_frozen(draw)
     detail = beacon.model_dump() | {"entered_by": actor}
+    _record(session, draw, "seed_drand", actor, {"seed": seed, "round": beacon.round})
     return _seed_and_run(session, draw, seed, detail, log_extra={"beacon": beacon.model_dump()})
 
 
@@ -408,6 +488,7 @@ def annul(session: Session, *, public_id: str, data: Annul, actor: str) -> Draw:
     }
     draw.status = "annulled"
     draw.annulled_at = now
+    _record(session, draw, "annul", actor, {"reason": data.reason, "decided_by": data.decided_by})
     ledger.append(
         session,
         {

@@ -5,20 +5,27 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 
+from app.access.policy import PUBLIC, allow
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES, InvalidInput, NotFound
 from app.ledger import store
+from app.routing import TransactionalRoute
 
-router = APIRouter(prefix="/api/v1/log", tags=["log"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    route_class=TransactionalRoute, prefix="/api/v1/log", tags=["log"], responses=PROBLEM_RESPONSES
+)
 
 MAX_ENTRIES_PAGE = 1000
+# Larger than any log will grow, and within every database's 64-bit integers.
+MAX_LOG_SIZE = 2**62
 
 
 @router.get(
     "/checkpoint",
+    dependencies=[allow(PUBLIC)],
     summary="最新的签名检查点（C2SP signed note）",
     response_class=PlainTextResponse,
     responses={200: {"content": {"text/plain": {}}}},
@@ -32,6 +39,7 @@ def checkpoint(request: Request, session: SessionDep) -> PlainTextResponse:
 
 @router.get(
     "/key",
+    dependencies=[allow(PUBLIC)],
     summary="日志验证公钥（name+hash+base64，Go sumdb/note 格式）",
     response_class=PlainTextResponse,
     responses={200: {"content": {"text/plain": {}}}},
@@ -50,11 +58,13 @@ def _entry_json(session: SessionDep, index: int) -> dict[str, Any]:
     }
 
 
-@router.get("/entries", summary="日志条目（分页）")
+@router.get("/entries", dependencies=[allow(PUBLIC)], summary="日志条目（分页）")
 def entries(
     session: SessionDep,
-    start: Annotated[int, Query(ge=0)] = 0,
-    end: Annotated[int | None, Query(ge=0, description="不含；缺省为 start+100")] = None,
+    start: Annotated[int, Query(ge=0, le=MAX_LOG_SIZE)] = 0,
+    end: Annotated[
+        int | None, Query(ge=0, le=MAX_LOG_SIZE, description="不含；缺省为 start+100")
+    ] = None,
 ) -> dict[str, Any]:
     size = store.size(session)
     stop = min(end if end is not None else start + 100, size, start + MAX_ENTRIES_PAGE)
@@ -68,13 +78,14 @@ def entries(
     }
 
 
-@router.get("/entries/{index}", summary="单条日志条目及其包含证明")
+@router.get("/entries/{index}", dependencies=[allow(PUBLIC)], summary="单条日志条目及其包含证明")
 def entry_with_proof(
     request: Request,
     session: SessionDep,
-    index: int,
+    index: Annotated[int, Path(ge=0, le=MAX_LOG_SIZE, description="条目序号，从 0 起")],
     tree_size: Annotated[
-        int | None, Query(ge=1, description="证明所对的日志大小；缺省为最新检查点")
+        int | None,
+        Query(ge=1, le=MAX_LOG_SIZE, description="证明所对的日志大小；缺省为最新检查点"),
     ] = None,
 ) -> dict[str, Any]:
     if index < 0:
@@ -97,11 +108,13 @@ def entry_with_proof(
     }
 
 
-@router.get("/proof/consistency", summary="一致性证明：后一个日志包含前一个")
+@router.get(
+    "/proof/consistency", dependencies=[allow(PUBLIC)], summary="一致性证明：后一个日志包含前一个"
+)
 def consistency(
     session: SessionDep,
-    first: Annotated[int, Query(ge=0)],
-    second: Annotated[int, Query(ge=0)],
+    first: Annotated[int, Query(ge=0, le=MAX_LOG_SIZE)],
+    second: Annotated[int, Query(ge=0, le=MAX_LOG_SIZE)],
 ) -> dict[str, Any]:
     if second > store.size(session):
         raise InvalidInput(f"日志目前只有 {store.size(session)} 条")

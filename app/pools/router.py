@@ -10,14 +10,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select
 
 from app import reference as ref
+from app.access.policy import OPERATE, PUBLIC, STAFF_READ, allow
 from app.db import SessionDep
 from app.deps import ActorDep
 from app.errors import PROBLEM_RESPONSES
+from app.idempotency import IDEMPOTENT
 from app.pools import schemas, service
 from app.pools.models import ConflictOfInterest, Enterprise, Inspection, Inspector
-from app.schemas import MAX_PAGE_SIZE, Page
+from app.routing import TransactionalRoute
+from app.schemas import MAX_PAGE_SIZE, MAX_RECORD_ID, Page, RecordId
 
-router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
+router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
 
 def enterprise_out(e: Enterprise) -> schemas.EnterpriseOut:
@@ -143,7 +146,9 @@ class EnterpriseFilters(BaseModel):
         )
 
 
-@router.get("/enterprises", tags=["enterprises"], summary="企业名录：查询")
+@router.get(
+    "/enterprises", dependencies=[allow(STAFF_READ)], tags=["enterprises"], summary="企业名录：查询"
+)
 def list_enterprises(
     session: SessionDep, filters: Annotated[EnterpriseFilters, Query()]
 ) -> Page[schemas.EnterpriseOut]:
@@ -164,6 +169,7 @@ def list_enterprises(
 
 @router.post(
     "/enterprises",
+    dependencies=[allow(OPERATE), IDEMPOTENT],
     status_code=status.HTTP_201_CREATED,
     tags=["enterprises"],
     summary="企业名录：新增",
@@ -174,21 +180,36 @@ def create_enterprise(
     return enterprise_out(service.create_enterprise(session, data=body, actor=actor))
 
 
-@router.get("/enterprises/by-uscc/{uscc}", tags=["enterprises"], summary="企业名录：按信用代码读取")
+@router.get(
+    "/enterprises/by-uscc/{uscc}",
+    dependencies=[allow(STAFF_READ)],
+    tags=["enterprises"],
+    summary="企业名录：按信用代码读取",
+)
 def read_enterprise_by_uscc(
     session: SessionDep, uscc: Annotated[str, Path(max_length=18)]
 ) -> schemas.EnterpriseOut:
     return enterprise_out(service.enterprise_by_uscc(session, uscc.strip().upper()))
 
 
-@router.get("/enterprises/{enterprise_id}", tags=["enterprises"], summary="企业名录：读取")
-def read_enterprise(session: SessionDep, enterprise_id: int) -> schemas.EnterpriseOut:
+@router.get(
+    "/enterprises/{enterprise_id}",
+    dependencies=[allow(STAFF_READ)],
+    tags=["enterprises"],
+    summary="企业名录：读取",
+)
+def read_enterprise(session: SessionDep, enterprise_id: RecordId) -> schemas.EnterpriseOut:
     return enterprise_out(service.get_enterprise(session, enterprise_id))
 
 
-@router.patch("/enterprises/{enterprise_id}", tags=["enterprises"], summary="企业名录：修改")
+@router.patch(
+    "/enterprises/{enterprise_id}",
+    dependencies=[allow(OPERATE)],
+    tags=["enterprises"],
+    summary="企业名录：修改",
+)
 def update_enterprise(
-    session: SessionDep, actor: ActorDep, enterprise_id: int, body: schemas.EnterpriseUpdate
+    session: SessionDep, actor: ActorDep, enterprise_id: RecordId, body: schemas.EnterpriseUpdate
 ) -> schemas.EnterpriseOut:
     enterprise = service.get_enterprise(session, enterprise_id)
     service.update_enterprise(
@@ -198,19 +219,27 @@ def update_enterprise(
 
 
 @router.post(
-    "/enterprises/{enterprise_id}/retire", tags=["enterprises"], summary="企业名录：注销（不删除）"
+    "/enterprises/{enterprise_id}/retire",
+    dependencies=[allow(OPERATE), IDEMPOTENT],
+    tags=["enterprises"],
+    summary="企业名录：注销（不删除）",
 )
 def retire_enterprise(
-    session: SessionDep, actor: ActorDep, enterprise_id: int, body: schemas.Retire
+    session: SessionDep, actor: ActorDep, enterprise_id: RecordId, body: schemas.Retire
 ) -> schemas.EnterpriseOut:
     enterprise = service.get_enterprise(session, enterprise_id)
     service.retire_enterprise(session, enterprise=enterprise, reason=body.reason, actor=actor)
     return enterprise_out(enterprise)
 
 
-@router.post("/enterprises/{enterprise_id}/restore", tags=["enterprises"], summary="企业名录：恢复")
+@router.post(
+    "/enterprises/{enterprise_id}/restore",
+    dependencies=[allow(OPERATE), IDEMPOTENT],
+    tags=["enterprises"],
+    summary="企业名录：恢复",
+)
 def restore_enterprise(
-    session: SessionDep, actor: ActorDep, enterprise_id: int
+    session: SessionDep, actor: ActorDep, enterprise_id: RecordId
 ) -> schemas.EnterpriseOut:
     enterprise = service.get_enterprise(session, enterprise_id)
     service.restore_enterprise(session, enterprise=enterprise, actor=actor)
@@ -218,18 +247,26 @@ def restore_enterprise(
 
 
 @router.get(
-    "/enterprises/{enterprise_id}/history", tags=["enterprises"], summary="企业名录：变更历史"
+    "/enterprises/{enterprise_id}/history",
+    dependencies=[allow(STAFF_READ)],
+    tags=["enterprises"],
+    summary="企业名录：变更历史",
 )
-def enterprise_history(session: SessionDep, enterprise_id: int) -> list[schemas.ChangeOut]:
+def enterprise_history(session: SessionDep, enterprise_id: RecordId) -> list[schemas.ChangeOut]:
     service.get_enterprise(session, enterprise_id)
     records = service.history(session, entity="enterprise", entity_id=enterprise_id)
     return [schemas.ChangeOut.model_validate(r) for r in records]
 
 
 @router.get(
-    "/enterprises/{enterprise_id}/inspections", tags=["enterprises"], summary="企业名录：检查记录"
+    "/enterprises/{enterprise_id}/inspections",
+    dependencies=[allow(STAFF_READ)],
+    tags=["enterprises"],
+    summary="企业名录：检查记录",
 )
-def enterprise_inspections(session: SessionDep, enterprise_id: int) -> list[schemas.InspectionOut]:
+def enterprise_inspections(
+    session: SessionDep, enterprise_id: RecordId
+) -> list[schemas.InspectionOut]:
     service.get_enterprise(session, enterprise_id)
     stmt = service.inspection_query(enterprise_id=enterprise_id).order_by(Inspection.inspected_on)
     return [inspection_out(session, i) for i in session.scalars(stmt)]
@@ -266,7 +303,12 @@ class InspectorFilters(BaseModel):
         )
 
 
-@router.get("/inspectors", tags=["inspectors"], summary="执法人员名录：查询")
+@router.get(
+    "/inspectors",
+    dependencies=[allow(STAFF_READ)],
+    tags=["inspectors"],
+    summary="执法人员名录：查询",
+)
 def list_inspectors(
     session: SessionDep, filters: Annotated[InspectorFilters, Query()]
 ) -> Page[schemas.InspectorOut]:
@@ -287,6 +329,7 @@ def list_inspectors(
 
 @router.post(
     "/inspectors",
+    dependencies=[allow(OPERATE), IDEMPOTENT],
     status_code=status.HTTP_201_CREATED,
     tags=["inspectors"],
     summary="执法人员名录：新增",
@@ -297,14 +340,24 @@ def create_inspector(
     return inspector_out(service.create_inspector(session, data=body, actor=actor))
 
 
-@router.get("/inspectors/{inspector_id}", tags=["inspectors"], summary="执法人员名录：读取")
-def read_inspector(session: SessionDep, inspector_id: int) -> schemas.InspectorOut:
+@router.get(
+    "/inspectors/{inspector_id}",
+    dependencies=[allow(STAFF_READ)],
+    tags=["inspectors"],
+    summary="执法人员名录：读取",
+)
+def read_inspector(session: SessionDep, inspector_id: RecordId) -> schemas.InspectorOut:
     return inspector_out(service.get_inspector(session, inspector_id))
 
 
-@router.patch("/inspectors/{inspector_id}", tags=["inspectors"], summary="执法人员名录：修改")
+@router.patch(
+    "/inspectors/{inspector_id}",
+    dependencies=[allow(OPERATE)],
+    tags=["inspectors"],
+    summary="执法人员名录：修改",
+)
 def update_inspector(
-    session: SessionDep, actor: ActorDep, inspector_id: int, body: schemas.InspectorUpdate
+    session: SessionDep, actor: ActorDep, inspector_id: RecordId, body: schemas.InspectorUpdate
 ) -> schemas.InspectorOut:
     inspector = service.get_inspector(session, inspector_id)
     service.update_inspector(
@@ -314,10 +367,13 @@ def update_inspector(
 
 
 @router.post(
-    "/inspectors/{inspector_id}/retire", tags=["inspectors"], summary="执法人员名录：移出（不删除）"
+    "/inspectors/{inspector_id}/retire",
+    dependencies=[allow(OPERATE), IDEMPOTENT],
+    tags=["inspectors"],
+    summary="执法人员名录：移出（不删除）",
 )
 def retire_inspector(
-    session: SessionDep, actor: ActorDep, inspector_id: int, body: schemas.Retire
+    session: SessionDep, actor: ActorDep, inspector_id: RecordId, body: schemas.Retire
 ) -> schemas.InspectorOut:
     inspector = service.get_inspector(session, inspector_id)
     service.retire_inspector(session, inspector=inspector, reason=body.reason, actor=actor)
@@ -325,9 +381,12 @@ def retire_inspector(
 
 
 @router.get(
-    "/inspectors/{inspector_id}/history", tags=["inspectors"], summary="执法人员名录：变更历史"
+    "/inspectors/{inspector_id}/history",
+    dependencies=[allow(STAFF_READ)],
+    tags=["inspectors"],
+    summary="执法人员名录：变更历史",
 )
-def inspector_history(session: SessionDep, inspector_id: int) -> list[schemas.ChangeOut]:
+def inspector_history(session: SessionDep, inspector_id: RecordId) -> list[schemas.ChangeOut]:
     service.get_inspector(session, inspector_id)
     records = service.history(session, entity="inspector", entity_id=inspector_id)
     return [schemas.ChangeOut.model_validate(r) for r in records]
@@ -339,14 +398,16 @@ def inspector_history(session: SessionDep, inspector_id: int) -> list[schemas.Ch
 class ConflictFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    inspector_id: int | None = None
-    enterprise_id: int | None = None
+    inspector_id: int | None = Field(default=None, ge=1, le=MAX_RECORD_ID)
+    enterprise_id: int | None = Field(default=None, ge=1, le=MAX_RECORD_ID)
     active_on: date | None = Field(default=None, description="在该日有效的回避")
     page: int = Field(default=1, ge=1, le=1_000_000)
     page_size: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
 
 
-@router.get("/conflicts", tags=["conflicts"], summary="回避关系：查询")
+@router.get(
+    "/conflicts", dependencies=[allow(STAFF_READ)], tags=["conflicts"], summary="回避关系：查询"
+)
 def list_conflicts(
     session: SessionDep, filters: Annotated[ConflictFilters, Query()]
 ) -> Page[schemas.ConflictOut]:
@@ -371,7 +432,11 @@ def list_conflicts(
 
 
 @router.post(
-    "/conflicts", status_code=status.HTTP_201_CREATED, tags=["conflicts"], summary="回避关系：登记"
+    "/conflicts",
+    dependencies=[allow(OPERATE), IDEMPOTENT],
+    status_code=status.HTTP_201_CREATED,
+    tags=["conflicts"],
+    summary="回避关系：登记",
 )
 def create_conflict(
     session: SessionDep, actor: ActorDep, body: schemas.ConflictCreate
@@ -379,24 +444,37 @@ def create_conflict(
     return conflict_out(session, service.create_conflict(session, data=body, actor=actor))
 
 
-@router.get("/conflicts/{conflict_id}", tags=["conflicts"], summary="回避关系：读取")
-def read_conflict(session: SessionDep, conflict_id: int) -> schemas.ConflictOut:
+@router.get(
+    "/conflicts/{conflict_id}",
+    dependencies=[allow(STAFF_READ)],
+    tags=["conflicts"],
+    summary="回避关系：读取",
+)
+def read_conflict(session: SessionDep, conflict_id: RecordId) -> schemas.ConflictOut:
     return conflict_out(session, service.get_conflict(session, conflict_id))
 
 
 @router.patch(
-    "/conflicts/{conflict_id}", tags=["conflicts"], summary="回避关系：修改原因或结束日期"
+    "/conflicts/{conflict_id}",
+    dependencies=[allow(OPERATE)],
+    tags=["conflicts"],
+    summary="回避关系：修改原因或结束日期",
 )
 def update_conflict(
-    session: SessionDep, actor: ActorDep, conflict_id: int, body: schemas.ConflictUpdate
+    session: SessionDep, actor: ActorDep, conflict_id: RecordId, body: schemas.ConflictUpdate
 ) -> schemas.ConflictOut:
     conflict = service.get_conflict(session, conflict_id)
     service.update_conflict(session, conflict=conflict, data=body, actor=actor)
     return conflict_out(session, conflict)
 
 
-@router.get("/conflicts/{conflict_id}/history", tags=["conflicts"], summary="回避关系：变更历史")
-def conflict_history(session: SessionDep, conflict_id: int) -> list[schemas.ChangeOut]:
+@router.get(
+    "/conflicts/{conflict_id}/history",
+    dependencies=[allow(STAFF_READ)],
+    tags=["conflicts"],
+    summary="回避关系：变更历史",
+)
+def conflict_history(session: SessionDep, conflict_id: RecordId) -> list[schemas.ChangeOut]:
     service.get_conflict(session, conflict_id)
     records = service.history(session, entity="conflict", entity_id=conflict_id)
     return [schemas.ChangeOut.model_validate(r) for r in records]
@@ -416,7 +494,9 @@ class InspectionFilters(BaseModel):
     page_size: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
 
 
-@router.get("/inspections", tags=["inspections"], summary="检查记录：查询")
+@router.get(
+    "/inspections", dependencies=[allow(STAFF_READ)], tags=["inspections"], summary="检查记录：查询"
+)
 def list_inspections(
     session: SessionDep, filters: Annotated[InspectionFilters, Query()]
 ) -> Page[schemas.InspectionOut]:
@@ -444,6 +524,7 @@ def list_inspections(
 
 @router.post(
     "/inspections",
+    dependencies=[allow(OPERATE), IDEMPOTENT],
     status_code=status.HTTP_201_CREATED,
     tags=["inspections"],
     summary="检查记录：登记",
@@ -458,7 +539,10 @@ def create_inspection(
 
 
 @router.get(
-    "/reference", tags=["reference"], summary="代码表：县市区、行业、类别、状态、标签、单位"
+    "/reference",
+    dependencies=[allow(PUBLIC)],
+    tags=["reference"],
+    summary="代码表：县市区、行业、类别、状态、标签、单位",
 )
 def reference_data() -> dict[str, object]:
     return {

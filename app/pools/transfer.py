@@ -12,16 +12,19 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from app import reference as ref
+from app.access.policy import OPERATE, STAFF_READ, allow
 from app.db import SessionDep
 from app.deps import ActorDep
 from app.errors import PROBLEM_RESPONSES, ImportRejected, PayloadTooLarge
+from app.idempotency import IDEMPOTENT
 from app.pools import importing
 from app.pools.importing import Column
 from app.pools.models import Enterprise, Inspection, Inspector
 from app.pools.router import EnterpriseFilters, InspectorFilters
 from app.pools.tabular import TemplateColumn, template_xlsx, write_csv, write_xlsx
+from app.routing import TransactionalRoute
 
-router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
+router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Target = Literal["enterprises", "inspectors", "inspections"]
@@ -122,6 +125,7 @@ for _target in ("enterprises", "inspectors", "inspections"):
         f"/{_target}/import",
         _import_route(_target),
         methods=["POST"],
+        dependencies=[allow(OPERATE), IDEMPOTENT],
         tags=[_target],
         summary=f"{_TITLES[_target]}：批量导入（CSV/XLSX/XLS，全部成功或全部不写入）",
         response_model=ImportResult,
@@ -130,6 +134,7 @@ for _target in ("enterprises", "inspectors", "inspections"):
         f"/{_target}/import/template.xlsx",
         _template_route(_target),
         methods=["GET"],
+        dependencies=[allow(STAFF_READ)],
         tags=[_target],
         summary=f"{_TITLES[_target]}：下载导入模板",
         response_class=Response,
@@ -208,6 +213,7 @@ _EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.get(
     "/enterprises/export",
+    dependencies=[allow(STAFF_READ)],
     tags=["enterprises"],
     summary="企业名录：导出（列与导入模板一致，可改后再导入）",
     response_class=Response,
@@ -223,6 +229,7 @@ def export_enterprises(
 
 @router.get(
     "/inspectors/export",
+    dependencies=[allow(STAFF_READ)],
     tags=["inspectors"],
     summary="执法人员名录：导出（含联系电话，仅内部使用）",
     response_class=Response,
@@ -238,6 +245,7 @@ def export_inspectors(
 
 @router.get(
     "/inspections/export",
+    dependencies=[allow(STAFF_READ)],
     tags=["inspections"],
     summary="检查记录：导出",
     response_class=Response,

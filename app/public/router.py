@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
+from app.access.policy import PUBLIC, allow
 from app.db import SessionDep
 from app.draws import service
 from app.draws.models import Draw
@@ -20,8 +21,11 @@ from app.ledger.models import LogEntry
 from app.pools.tabular import write_csv, write_xlsx
 from app.pools.transfer import XLSX, attachment
 from app.public import views
+from app.routing import TransactionalRoute
 
-router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+router = APIRouter(
+    route_class=TransactionalRoute, include_in_schema=False, default_response_class=HTMLResponse
+)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 KIND_LABELS = {
@@ -41,8 +45,8 @@ def _checkpoint(request: Request, session: SessionDep) -> str:
     return latest.note
 
 
-@router.get("/")
-@router.get("/draws")
+@router.get("/", dependencies=[allow(PUBLIC)])
+@router.get("/draws", dependencies=[allow(PUBLIC)])
 def draws_page(request: Request, session: SessionDep) -> HTMLResponse:
     draws = views.draw_list(session)
     groups: list[tuple[int, list[tuple[str, list[dict[str, Any]]]]]] = []
@@ -88,7 +92,7 @@ def _notice_rows(detail: dict[str, Any]) -> list[list[str]]:
     ]
 
 
-@router.get("/draws/{public_id}.csv", response_class=Response)
+@router.get("/draws/{public_id}.csv", dependencies=[allow(PUBLIC)], response_class=Response)
 def draw_csv(session: SessionDep, public_id: str) -> Response:
     detail = views.draw_detail(session, service.get_draw(session, public_id))
     return Response(
@@ -98,14 +102,14 @@ def draw_csv(session: SessionDep, public_id: str) -> Response:
     )
 
 
-@router.get("/draws/{public_id}.xlsx", response_class=Response)
+@router.get("/draws/{public_id}.xlsx", dependencies=[allow(PUBLIC)], response_class=Response)
 def draw_xlsx(session: SessionDep, public_id: str) -> Response:
     detail = views.draw_detail(session, service.get_draw(session, public_id))
     data = write_xlsx(NOTICE_HEADERS, _notice_rows(detail), sheet_name=public_id, text_columns={4})
     return Response(data, media_type=XLSX, headers=attachment(f"{public_id}.xlsx"))
 
 
-@router.get("/draws/{public_id}.pdf", response_class=Response)
+@router.get("/draws/{public_id}.pdf", dependencies=[allow(PUBLIC)], response_class=Response)
 def draw_pdf(request: Request, session: SessionDep, public_id: str) -> Response:
     from weasyprint import HTML  # imported here: it loads fonts and Pango on first use
 
@@ -117,7 +121,7 @@ def draw_pdf(request: Request, session: SessionDep, public_id: str) -> Response:
     return Response(pdf, media_type="application/pdf", headers=attachment(f"{public_id}-公示.pdf"))
 
 
-@router.get("/draws/{public_id}")
+@router.get("/draws/{public_id}", dependencies=[allow(PUBLIC)])
 def draw_page(request: Request, session: SessionDep, public_id: str) -> HTMLResponse:
     draw = service.get_draw(session, public_id)
     detail = views.draw_detail(session, draw)
@@ -134,7 +138,7 @@ def draw_page(request: Request, session: SessionDep, public_id: str) -> HTMLResp
     )
 
 
-@router.get("/log")
+@router.get("/log", dependencies=[allow(PUBLIC)])
 def log_page(request: Request, session: SessionDep) -> HTMLResponse:
     rows = session.scalars(select(LogEntry).order_by(LogEntry.idx.desc()).limit(50))
     entries = [

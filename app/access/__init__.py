@@ -1,0 +1,1 @@
+"""Who may do what: roles, API keys, and the policy every route declares."""

@@ -1,0 +1,79 @@
+"""A limit on request body size, enforced while the body arrives.
+
+JSON bodies are small (a plan is a few kilobytes); only file uploads may be
+large. A declared Content-Length over the limit is refused before anything is
+read; a body that grows past it while streaming is refused as soon as it does.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import PROBLEM_JSON, PayloadTooLarge
+
+
+def _megabytes(limit: int) -> str:
+    return f"{limit / (1024 * 1024):g} MB"
+
+
+class BodySizeLimit:
+    """Refuse request bodies over `max_body` bytes, or `max_upload` for multipart uploads."""
+
+    def __init__(self, app: ASGIApp, *, max_body: int, max_upload: int) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.max_upload = max_upload
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        upload = headers.get(b"content-type", b"").startswith(b"multipart/form-data")
+        limit = self.max_upload if upload else self.max_body
+        what = "上传文件" if upload else "请求体"
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _refuse(send, f"{what}超过 {_megabytes(limit)} 上限")
+            return
+        received = 0
+        exceeded = False
+
+        async def counted() -> Message:
+            nonlocal received, exceeded
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    # The app sees the client go away and stops reading; whatever
+                    # it answers to that is replaced by the 413 below.
+                    exceeded = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def answered(message: Message) -> None:
+            if not exceeded:
+                await send(message)
+            elif message["type"] == "http.response.start":
+                await _refuse(send, f"{what}超过 {_megabytes(limit)} 上限")
+
+        await self.app(scope, counted, answered)
+
+
+async def _refuse(send: Send, detail: str) -> None:
+    problem = PayloadTooLarge(detail).problem().model_dump(mode="json", exclude_none=True)
+    body = json.dumps(problem, ensure_ascii=False).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
