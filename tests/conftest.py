@@ -25,6 +25,7 @@ from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.main import create_app
 from app.migrate import upgrade
+from tests.auditor import verify_every_draw
 from tests.factories import ApiClient
 from tests.pg import find_pg_bin, running_server
 
@@ -140,7 +141,11 @@ def api_keys(session_factory: sessionmaker[Session]) -> dict[str, str]:
 
 @pytest.fixture
 def client(settings: Settings, api_keys: dict[str, str]) -> Iterator[ApiClient]:
-    """The application over real HTTP semantics, on a fresh database, as an operator."""
+    """The application over real HTTP semantics, on a fresh database, as an operator.
+
+    Afterwards, every draw the test made is verified as an auditor would.
+    """
     app = create_app(settings)
     with ApiClient(app, api_keys, raise_server_exceptions=False) as test_client:
         yield test_client
+        verify_every_draw(test_client)

@@ -96,3 +96,12 @@ def create_inspector(client: TestClient, **overrides: Any) -> dict[str, Any]:
 def ceremony_time(hours: int = 1) -> str:
     """A dice ceremony time after now, as a freeze requires."""
     return (datetime.now(UTC) + timedelta(hours=hours)).isoformat()
+
+
+def log_kinds(client: httpx.Client, public_id: str) -> list[str]:
+    """The kinds of a draw's log entries, in log order."""
+    draw = client.get(f"/api/v1/draws/{public_id}").json()
+    return [
+        client.get(f"/api/v1/log/entries/{index}").json()["entry"]["kind"]
+        for index in draw["log_entries"]
+    ]

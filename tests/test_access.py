@@ -22,8 +22,7 @@ from app.draws.models import Plan
 from app.pools.demo import demo_pool
 from app.pools.demo_load import load_demo_pool
 from app.routing import api_routes
-from tests.factories import ApiClient, ceremony_time, reveal_dice
-from tests.test_draws import _log_kinds
+from tests.factories import ApiClient, ceremony_time, log_kinds, reveal_dice
 
 PUBLIC = {"public", "admin", "operator", "witness", "auditor"}
 STAFF = {"admin", "operator", "auditor"}
@@ -288,7 +287,7 @@ def test_a_witness_must_confirm_the_digits(
     assert entered["status"] == "frozen" and entered["seed"] is None
     assert entered["awaiting_witness"] is True
     assert DIGITS not in str(client.get(f"/api/v1/draws/{public_id}").json())
-    assert _log_kinds(client, public_id) == [
+    assert log_kinds(client, public_id) == [
         "commitment"
     ]  # nothing logged before the witness agrees
 
@@ -360,7 +359,7 @@ def test_concurrent_retries_create_one_object(
         answers = list(pool.map(annul, range(4)))
     assert {code for code, _ in answers} == {200}, answers
     assert len({text for _, text in answers}) == 1
-    assert _log_kinds(client, public_id) == ["commitment", "annulment"]
+    assert log_kinds(client, public_id) == ["commitment", "annulment"]
 
 
 def test_a_failed_first_attempt_leaves_the_key_free(client: ApiClient) -> None:

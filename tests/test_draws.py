@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.draws import drand, templates
 from app.pools.demo_load import load_demo_pool
-from tests.factories import ceremony_time, reveal_dice
+from tests.factories import ceremony_time, log_kinds, reveal_dice
 
 DIGITS = "38274619283746529183"
 WITNESSES = ["王见证（市纪委监委派驻纪检监察组）", "李公证（衡阳市公证处）"]
@@ -48,14 +48,6 @@ def _reveal(client: TestClient, public_id: str, digits: str = DIGITS) -> Any:
     return reveal_dice(client, public_id, digits, WITNESSES)
 
 
-def _log_kinds(client: TestClient, public_id: str) -> list[str]:
-    draw = client.get(f"/api/v1/draws/{public_id}").json()
-    kinds = []
-    for index in draw["log_entries"]:
-        kinds.append(client.get(f"/api/v1/log/entries/{index}").json()["entry"]["kind"])
-    return kinds
-
-
 @pytest.mark.parametrize("key", sorted(templates.TEMPLATES))
 def test_every_template_draws_on_the_demo_pool(demo: TestClient, key: str) -> None:
     plan = _plan(demo, key)
@@ -82,7 +74,7 @@ def test_every_template_draws_on_the_demo_pool(demo: TestClient, key: str) -> No
         from app import reference as ref
 
         assert all(ref.COUNTY_BY_NAME[p["target"]].code != homes[p["team"]] for p in pairs)
-    assert _log_kinds(demo, frozen["public_id"]) == ["commitment", "seed", "result"]
+    assert log_kinds(demo, frozen["public_id"]) == ["commitment", "seed", "result"]
 
 
 def test_bundle_reverifies_independently(demo: TestClient) -> None:
@@ -155,7 +147,7 @@ def test_reveal_is_idempotent_and_never_redone(demo: TestClient) -> None:
     other = _reveal(demo, frozen["public_id"], digits="11111111112222222222")
     assert other.status_code == 409
     assert other.json()["code"] == "already_seeded"
-    assert _log_kinds(demo, frozen["public_id"]) == ["commitment", "seed", "result"]
+    assert log_kinds(demo, frozen["public_id"]) == ["commitment", "seed", "result"]
 
 
 def test_dice_needs_twenty_digits_and_witnesses(demo: TestClient) -> None:
@@ -193,7 +185,7 @@ def test_annulment_is_public_and_the_replacement_names_it(demo: TestClient) -> N
     assert quiet.json()["code"] == "frame_already_committed"
     replacement = _freeze(demo, plan["id"], DICE | {"replaces": frozen["public_id"]})
     assert replacement["replaces"] == frozen["public_id"]
-    assert _log_kinds(demo, frozen["public_id"]) == ["commitment", "seed", "result", "annulment"]
+    assert log_kinds(demo, frozen["public_id"]) == ["commitment", "seed", "result", "annulment"]
     index = replacement["log_entries"][0]
     entry = demo.get(f"/api/v1/log/entries/{index}").json()["entry"]
     assert entry["replaces"] == frozen["public_id"]

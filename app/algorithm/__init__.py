@@ -13,7 +13,7 @@ Frames, seeds and results are the spec's JSON objects as plain Python dicts.
 Every refusal is a FrameError with a stable `code` and `details()`.
 """
 
-from app.algorithm.canonical import frame_hash, jcs, result_hash
+from app.algorithm.canonical import frame_hash, jcs, result_hash, sha256_hex
 from app.algorithm.engine import check_frame, draw, inclusion_probabilities
 from app.algorithm.errors import (
     FrameError,
@@ -45,5 +45,6 @@ __all__ = [
     "make_seed",
     "parse_ratio",
     "result_hash",
+    "sha256_hex",
     "ticket",
 ]

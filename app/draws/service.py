@@ -222,7 +222,7 @@ def freeze(
     frame, provenance = build_frame(session, plan)
     _check(frame, provenance)
     frame_bytes = algorithm.jcs(frame)
-    frame_hash = algorithm.frame_hash(frame)
+    frame_hash = algorithm.sha256_hex(frame_bytes)
     # One frame, one live draw: the same frame again only as the public
     # replacement of an annulled draw, never as a quiet second try.
     earlier = session.scalars(select(Draw).where(Draw.frame_hash == frame_hash)).all()
@@ -439,7 +439,8 @@ def _seed_and_run(
     )
     frame = json.loads(draw.frame_jcs)
     try:
-        result = algorithm.draw(frame, seed)
+        # The frame was read from the committed bytes, whose hash is draw.frame_hash.
+        result = algorithm.draw(frame, seed, committed_hash=draw.frame_hash)
     except algorithm.FrameError as exc:
         draw.status = "failed"
         draw.failure = {"error": exc.code, "details": _jsonable(exc.details()), "message": str(exc)}
@@ -451,8 +452,9 @@ def _seed_and_run(
         session.flush()
         return draw
     draw.status = "done"
-    draw.result_jcs = algorithm.jcs(result).decode()
-    draw.result_hash = algorithm.result_hash(result)
+    result_bytes = algorithm.jcs(result)
+    draw.result_jcs = result_bytes.decode()
+    draw.result_hash = algorithm.sha256_hex(result_bytes)
     ledger.append(
         session,
         {

@@ -1,0 +1,72 @@
+"""An auditor's pass over every draw a test made: the standalone verifier on each
+bundle, and every count stratum re-derived with PyPI consistent_sampler."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import tempfile
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import consistent_sampler
+import httpx
+
+VERIFIER = Path(__file__).resolve().parents[1] / "verifier" / "verify.py"
+
+
+def _verifier() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("standalone_verify", VERIFIER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _draws(client: httpx.Client) -> list[dict[str, Any]]:
+    draws: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        listed = client.get("/api/v1/draws", params={"page": page, "page_size": 500})
+        assert listed.status_code == 200, listed.text
+        draws += listed.json()["items"]
+        if len(draws) >= listed.json()["total"]:
+            return draws
+        page += 1
+
+
+def verify_every_draw(client: httpx.Client) -> int:
+    """Verify each seeded draw as an auditor would; return how many were checked."""
+    verifier = _verifier()
+    key = client.get("/api/v1/log/key").text.strip()
+    checked = 0
+    for draw in _draws(client):
+        if draw["seed"] is None:
+            continue
+        bundle = client.get(f"/api/v1/draws/{draw['public_id']}/bundle").json()
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "bundle.json"
+            path.write_text(json.dumps(bundle, ensure_ascii=False), encoding="utf-8")
+            said = io.StringIO()
+            with contextlib.redirect_stdout(said):
+                code = verifier.main([str(path), "--key", key])
+        assert code == 0, f"{draw['public_id']} fails verification:\n{said.getvalue()}"
+        if bundle["result"] is not None:
+            for stratum, chosen in zip(
+                bundle["frame"]["strata"], bundle["result"]["strata"], strict=True
+            ):
+                if "count" not in stratum:
+                    continue
+                ids = [u["key"] for u in stratum["units"]]
+                expected = consistent_sampler.sampler(
+                    ids, seed=bundle["seed"], take=stratum["count"], output="id"
+                )
+                assert [u["key"] for u in chosen["selected"]] == list(expected), (
+                    draw["public_id"],
+                    stratum["id"],
+                )
+        checked += 1
+    return checked
