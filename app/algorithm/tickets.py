@@ -87,7 +87,15 @@ def _take_bucketed(hashed_seed: str, ids: Sequence[str], k: int, d: int) -> list
     the walked buckets alone, about k + 10 ids.
     """
     modulus = 10**d
-    buckets = [ticket_int(hashed_seed, i) % modulus for i in ids]
+    # The hashed seed is 64 ASCII bytes, exactly one SHA-256 block: hash it
+    # once and continue from a copy of that state for each id.
+    after_seed = hashlib.sha256(hashed_seed.encode("utf-8"))
+    copy, from_bytes = after_seed.copy, int.from_bytes
+    buckets = []
+    for i in ids:
+        hasher = copy()
+        hasher.update(i.encode("utf-8"))
+        buckets.append(from_bytes(hasher.digest(), "big") % modulus)
     sizes = Counter(buckets)
     walked: set[int] = set()
     seen = 0
