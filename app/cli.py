@@ -24,9 +24,13 @@ cli = typer.Typer(help="shuangsui：双随机、一公开 抽查服务", no_args
 
 
 def _prepare() -> str:
-    """Create the data directory and migrate the database; return its URL."""
+    """Create the data directory, the log's key and the schema; return the database URL."""
+    from app.ledger.keys import load_or_create_signer
+
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Before `serve` starts its workers, so that they find one key and make none.
+    load_or_create_signer(settings.data_dir, settings.log_origin)
     url = settings.resolved_database_url
     upgrade(url)
     return url

@@ -189,6 +189,13 @@ def test_annulment_is_public_and_the_replacement_names_it(demo: TestClient) -> N
     index = replacement["log_entries"][0]
     entry = demo.get(f"/api/v1/log/entries/{index}").json()["entry"]
     assert entry["replaces"] == frozen["public_id"]
+    # a second, different frame may not replace it too while the first replacement lives
+    other = _plan(demo, "2024-hazchem")
+    second = demo.post(
+        f"/api/v1/plans/{other['id']}/freeze", json=DICE | {"replaces": frozen["public_id"]}
+    )
+    assert second.status_code == 409 and second.json()["code"] == "already_replaced"
+    assert replacement["public_id"] in second.json()["detail"]
 
 
 def test_fairness_gives_exact_probabilities(demo: TestClient) -> None:

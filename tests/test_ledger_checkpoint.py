@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import stat
 from pathlib import Path
@@ -88,3 +89,22 @@ def test_key_file_is_private_and_stable(tmp_path: Path) -> None:
     os.chmod(key_file, 0o644)
     with pytest.raises(KeyFileError):
         load_or_create_signer(tmp_path, "hengyang.yjj/draws")
+
+
+def _signer_in_child(folder: str) -> str:
+    return load_or_create_signer(Path(folder), "hengyang.yjj/draws").verifier_key
+
+
+def test_workers_starting_together_make_one_key(tmp_path: Path) -> None:
+    # Several uvicorn workers may start on an empty data directory at once.
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        for attempt in range(8):
+            folder = tmp_path / str(attempt)
+            folder.mkdir()
+            keys = pool.map(_signer_in_child, [str(folder)] * 8)
+            assert len(set(keys)) == 1
+            assert sorted(p.name for p in folder.iterdir()) == [
+                "log-signer.key",
+                "log-verifier.key",
+            ]
+            assert (folder / "log-verifier.key").read_text().strip() == keys[0]

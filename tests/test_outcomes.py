@@ -97,6 +97,15 @@ def test_outcomes_are_recorded_then_published_and_then_fixed(client: TestClient)
     assert "责令限期整改（2025-06-11）" in notice
     draw_entries = client.get(f"/api/v1/draws/{public_id}").json()["log_entries"]
     assert published["log_index"] in draw_entries
+    # who recorded and who published, in the draw's history
+    steps = [
+        (h["action"], h["actor"]) for h in client.get(f"/api/v1/draws/{public_id}/history").json()
+    ]
+    assert steps[-3:] == [
+        ("record", "测试经办人员"),
+        ("record", "测试经办人员"),
+        ("publish", "测试经办人员"),
+    ]
 
 
 def test_outcomes_need_a_finished_draw(client: TestClient) -> None:

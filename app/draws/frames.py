@@ -198,7 +198,11 @@ def _key_enforcement_counties(session: Session, subtypes: list[str]) -> Exclusio
         ref.COUNTY_BY_CODE[code].name
         for code in session.scalars(
             select(Enterprise.county_code).where(
-                Enterprise.id.in_(_tagged(session, "key_enforcement")),
+                Enterprise.id.in_(
+                    select(EnterpriseTag.enterprise_id).where(
+                        EnterpriseTag.tag == "key_enforcement"
+                    )
+                ),
                 Enterprise.subtype.in_(subtypes),
             )
         )
@@ -339,23 +343,21 @@ def build_inspectors(
             for member in unit["attrs"].get("members", []):
                 unit_of_member[member] = unit["key"]
     cert_of = {i.id: i.cert_no for i in inspectors}
-    enterprise_codes: dict[int, str] = {
-        id_: code
-        for id_, code in session.execute(
-            select(Enterprise.id, Enterprise.uscc).where(Enterprise.uscc.in_(unit_of_member))
-        )
-    }
-    conflict_rows = session.scalars(
-        select(ConflictOfInterest).where(
+    # Every conflict of the pool's inspectors, matched to the frame in Python: a
+    # frame's units may be far more than a database accepts as bound parameters.
+    conflict_rows = session.execute(
+        select(ConflictOfInterest.inspector_id, Enterprise.uscc)
+        .join(Enterprise, Enterprise.id == ConflictOfInterest.enterprise_id)
+        .where(
             ConflictOfInterest.inspector_id.in_(cert_of),
-            ConflictOfInterest.enterprise_id.in_(enterprise_codes),
             ConflictOfInterest.valid_from <= day,
             or_(ConflictOfInterest.valid_to.is_(None), ConflictOfInterest.valid_to >= day),
         )
     )
     pairs = {
-        (unit_of_member[enterprise_codes[c.enterprise_id]], cert_of[c.inspector_id])
-        for c in conflict_rows
+        (unit_of_member[code], cert_of[inspector_id])
+        for inspector_id, code in conflict_rows
+        if code in unit_of_member
     }
     recused = len(pairs)
     last = _last_inspectors(session, set(unit_of_member)) if rules.exclude_last_inspectors else {}

@@ -16,6 +16,7 @@ from app.draws.models import Draw, Outcome
 from app.draws.schemas import OutcomeCreate, OutcomeOut
 from app.draws.service import DrawStateError, rfc3339
 from app.errors import Conflict, InvalidInput, NotFound
+from app.history import record_change
 from app.ledger import store as ledger
 from app.pools.models import Inspection
 from app.pools.service import enterprise_by_uscc
@@ -91,14 +92,29 @@ def record(session: Session, *, draw: Draw, data: OutcomeCreate, actor: str) -> 
     outcome.recorded_by = actor
     outcome.recorded_at = utcnow()
     session.flush()
+    record_change(
+        session,
+        entity="outcome",
+        entity_id=outcome.id,
+        action="record",
+        actor=actor,
+        before=None,
+        after={
+            "uscc": code,
+            "outcome": data.outcome,
+            "inspected_on": data.inspected_on.isoformat(),
+        },
+    )
     if data.publish:
-        publish(session, draw=draw, uscc=code)
+        publish(session, draw=draw, uscc=code, actor=actor)
     return outcome
 
 
-def publish(session: Session, *, draw: Draw, uscc: str) -> Outcome:
-    """Make one outcome public: an `inspection` entry of the log, and the history."""
-    ledger.lock_head(session)
+def publish(session: Session, *, draw: Draw, uscc: str, actor: str) -> Outcome:
+    """Make one outcome public: an `inspection` entry of the log, and the history.
+
+    The caller holds the draw's lock (service.lock_draw), hence the log head's.
+    """
     outcome = session.scalars(
         select(Outcome).where(Outcome.draw_id == draw.id, Outcome.uscc == uscc.upper())
     ).one_or_none()
@@ -120,6 +136,15 @@ def publish(session: Session, *, draw: Draw, uscc: str) -> Outcome:
             "outcome": outcome.outcome,
             "date": outcome.inspected_on.isoformat(),
         },
+    )
+    record_change(
+        session,
+        entity="outcome",
+        entity_id=outcome.id,
+        action="publish",
+        actor=actor,
+        before=None,
+        after={"log_index": outcome.log_index},
     )
     enterprise = enterprise_by_uscc(session, outcome.uscc)
     source = f"市应急管理局双随机抽查 {draw.public_id}"

@@ -202,11 +202,14 @@ def plan_history(session: SessionDep, plan_id: RecordId) -> list[ChangeOut]:
     "/draws/{public_id}/history",
     dependencies=[allow(STAFF_READ)],
     tags=["draws"],
-    summary="抽查：经办历史（冻结、录入点数、见证确认、撤销，各由谁、何时）",
+    summary="抽查：经办历史（冻结、录入点数、见证确认、撤销、登记和公开检查结果，各由谁、何时）",
 )
 def draw_history(session: SessionDep, public_id: str) -> list[ChangeOut]:
     draw = service.get_draw(session, public_id)
-    return [ChangeOut.model_validate(c) for c in history(session, entity="draw", entity_id=draw.id)]
+    changes = history(session, entity="draw", entity_id=draw.id)
+    for outcome in outcomes.outcomes_of(session, draw, published_only=False):
+        changes += history(session, entity="outcome", entity_id=outcome.id)
+    return [ChangeOut.model_validate(c) for c in sorted(changes, key=lambda c: c.id)]
 
 
 @router.get(
@@ -411,7 +414,7 @@ def list_outcomes(session: SessionDep, public_id: str) -> list[OutcomeOut]:
 def record_outcome(
     request: Request, session: SessionDep, actor: ActorDep, public_id: str, body: OutcomeCreate
 ) -> OutcomeOut:
-    draw = service.get_draw(session, public_id)
+    draw = service.lock_draw(session, public_id)
     outcome = outcomes.record(session, draw=draw, data=body, actor=actor)
     if outcome.published_at is not None:
         ledger.sign_checkpoint(session, request.app.state.signer)
@@ -424,8 +427,10 @@ def record_outcome(
     tags=["outcomes"],
     summary="检查结果：公开（记入公开日志，此后不可修改）",
 )
-def publish_outcome(request: Request, session: SessionDep, public_id: str, uscc: str) -> OutcomeOut:
-    draw = service.get_draw(session, public_id)
-    outcome = outcomes.publish(session, draw=draw, uscc=uscc)
+def publish_outcome(
+    request: Request, session: SessionDep, actor: ActorDep, public_id: str, uscc: str
+) -> OutcomeOut:
+    draw = service.lock_draw(session, public_id)
+    outcome = outcomes.publish(session, draw=draw, uscc=uscc, actor=actor)
     ledger.sign_checkpoint(session, request.app.state.signer)
     return outcomes.outcome_out(draw, outcome)

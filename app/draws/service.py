@@ -160,8 +160,12 @@ def get_draw(session: Session, public_id: str) -> Draw:
     return draw
 
 
-def _lock_draw(session: Session, public_id: str) -> Draw:
-    """The draw, locked for this transaction, so concurrent reveals queue up."""
+def lock_draw(session: Session, public_id: str) -> Draw:
+    """The draw, locked for this transaction, so concurrent steps on it queue up.
+
+    The log head is locked first, then the draw: every writer takes them in
+    this order, so two writers never wait for each other in a circle.
+    """
     ledger.lock_head(session)
     draw = session.scalars(
         select(Draw).where(Draw.public_id == public_id).with_for_update()
@@ -219,6 +223,15 @@ def freeze(
         replaced = get_draw(session, replaces)
         if replaced.status != "annulled":
             raise DrawStateError(f"抽查 {replaces} 未撤销，不能被替代；请先公开撤销")
+        # One live replacement at a time: two would be a second try at the same draw.
+        successor = session.scalars(
+            select(Draw.public_id).where(Draw.replaces_id == replaced.id, Draw.status != "annulled")
+        ).first()
+        if successor is not None:
+            raise Conflict(
+                f"抽查 {replaces} 已由 {successor} 替代；如需再替代，须先撤销 {successor}",
+                code="already_replaced",
+            )
     frame, provenance = build_frame(session, plan)
     _check(frame, provenance)
     frame_bytes = algorithm.jcs(frame)
@@ -382,7 +395,7 @@ def _digits_hash(digits: str) -> str:
 
 
 def _lock_dice_draw(session: Session, public_id: str) -> Draw:
-    draw = _lock_draw(session, public_id)
+    draw = lock_draw(session, public_id)
     if draw.seed_source != "dice":
         raise DrawStateError(f"抽查 {public_id} 约定使用 drand 随机信标，不能录入骰子点数")
     return draw
@@ -392,7 +405,7 @@ def reveal_drand(
     session: Session, *, public_id: str, beacon: DrandReveal | None, actor: str
 ) -> Draw:
     """Take the announced drand round (supplied, or fetched now), verify it, run the draw."""
-    draw = _lock_draw(session, public_id)
+    draw = lock_draw(session, public_id)
     if draw.seed_source != "drand":
         raise DrawStateError(f"抽查 {public_id} 约定使用现场骰子，不能使用 drand")
     round_ = int(draw.announcement["round"])
@@ -478,7 +491,7 @@ def _jsonable(details: dict[str, object]) -> dict[str, Any]:
 
 def annul(session: Session, *, public_id: str, data: Annul, actor: str) -> Draw:
     """Annul a draw in public. It stays in the log and on the pages, marked annulled."""
-    draw = _lock_draw(session, public_id)
+    draw = lock_draw(session, public_id)
     if draw.status == "annulled":
         raise DrawStateError(f"抽查 {public_id} 已撤销", code="already_annulled")
     now = utcnow()

@@ -56,14 +56,10 @@ def _directory_is_empty(session: Session) -> bool:
     return not session.scalar(select(func.count()).select_from(Enterprise))
 
 
-def load_demo_pool(session: Session) -> dict[str, int]:
-    """Load the Hengyang demo pool if the directories are empty; return what was added."""
-    if not _directory_is_empty(session):
-        return {}
-    pool = demo_pool()
-    ids = _insert_enterprises(session, list(pool.enterprises))
+def _insert_demo_inspectors(session: Session) -> dict[str, int]:
+    """The demo pool's inspectors; their ids by certificate number."""
     inspector_ids: dict[str, int] = {}
-    for d in pool.inspectors:
+    for d in demo_pool().inspectors:
         inspector = Inspector(
             name=d.name,
             cert_no=d.cert_no,
@@ -78,6 +74,16 @@ def load_demo_pool(session: Session) -> dict[str, int]:
         session.add(inspector)
         session.flush()
         inspector_ids[d.cert_no] = inspector.id
+    return inspector_ids
+
+
+def load_demo_pool(session: Session) -> dict[str, int]:
+    """Load the Hengyang demo pool if the directories are empty; return what was added."""
+    if not _directory_is_empty(session):
+        return {}
+    pool = demo_pool()
+    ids = _insert_enterprises(session, list(pool.enterprises))
+    inspector_ids = _insert_demo_inspectors(session)
     for c in pool.conflicts:
         session.add(
             ConflictOfInterest(
@@ -117,7 +123,8 @@ def load_demo_pool(session: Session) -> dict[str, int]:
 
 
 def load_scaled_pool(session: Session, total: int, batch_size: int = 5000) -> dict[str, int]:
-    """Load `total` generated enterprises (for benchmarks) into an empty directory."""
+    """Load `total` generated enterprises, and the demo inspectors to draw teams from
+    (for benchmarks), into an empty directory."""
     if not _directory_is_empty(session):
         return {}
     generated = iter_scaled_enterprises(total)
@@ -125,5 +132,6 @@ def load_scaled_pool(session: Session, total: int, batch_size: int = 5000) -> di
     while batch := list(islice(generated, batch_size)):
         _insert_enterprises(session, batch)
         loaded += len(batch)
+    inspectors = _insert_demo_inspectors(session)
     session.flush()
-    return {"企业": loaded}
+    return {"企业": loaded, "执法人员": len(inspectors)}

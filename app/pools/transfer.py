@@ -56,9 +56,9 @@ def attachment(filename: str) -> dict[str, str]:
     }
 
 
-async def _read_upload(request: Request, file: UploadFile) -> bytes:
+def _read_upload(request: Request, file: UploadFile) -> bytes:
     limit: int = request.app.state.settings.max_upload_bytes
-    data = await file.read(limit + 1)
+    data = file.file.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(f"文件超过 {limit // (1024 * 1024)} MB 上限，请分批导入")
     if not data:
@@ -69,14 +69,16 @@ async def _read_upload(request: Request, file: UploadFile) -> bytes:
 def _import_route(target: Target) -> Any:
     importer, _columns = importing.IMPORTERS[target]
 
-    async def handler(
+    # A plain function: FastAPI runs it in a worker thread, so an import that
+    # waits for the database never stalls the event loop and the other requests.
+    def handler(
         request: Request,
         session: SessionDep,
         actor: ActorDep,
         file: UploadFile,
         dry_run: Annotated[bool, Query(description="试运行：只检查并报告将要发生的变化")] = False,
     ) -> ImportResult:
-        data = await _read_upload(request, file)
+        data = _read_upload(request, file)
         report = importer(
             session, data=data, filename=file.filename or "upload", actor=actor, dry_run=dry_run
         )
