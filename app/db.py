@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, create_engine, event, make_url
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -40,13 +40,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# Connections per process. The application admits no more requests at once
+# than this (app.limits.InFlightLimit), so no request ever waits for one.
+POOL_SIZE = 10
+POOL_OVERFLOW = 10
+MAX_CONNECTIONS = POOL_SIZE + POOL_OVERFLOW
+
+
 def make_engine(url: str) -> Engine:
     """An engine for the URL, with SQLite made strict and safe for threads."""
+    pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        if make_url(url).database in (None, "", ":memory:"):
+            pool = {}  # one in-memory database per connection: SQLAlchemy picks its own pool
+        engine = create_engine(url, connect_args={"check_same_thread": False}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -7,6 +7,7 @@ read; a body that grows past it while streaming is refused as soon as it does.
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -77,3 +78,31 @@ async def _refuse(send: Send, detail: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+class InFlightLimit:
+    """At most `limit` requests inside the application at once; the rest wait their turn.
+
+    Each request holds at most one database connection at a time, but holds it
+    across several worker-thread hops (the route, then the commit). If more
+    requests were inside than there are connections, those waiting for a
+    connection could hold every worker thread while those holding a connection
+    wait for a thread to commit in: all would stall until the pool's timeout.
+    Keeping the number inside within the pool's size makes that impossible;
+    waiting here costs no thread and no connection.
+    """
+
+    def __init__(self, app: ASGIApp, *, limit: int, exempt: frozenset[str]) -> None:
+        self.app = app
+        self.limit = limit
+        self.exempt = exempt
+        self._gate: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if self._gate is None:  # made inside the running event loop
+            self._gate = asyncio.Semaphore(self.limit)
+        async with self._gate:
+            await self.app(scope, receive, send)

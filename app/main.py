@@ -17,16 +17,17 @@ from app import __version__
 from app.access.policy import policy_of
 from app.access.router import router as keys_router
 from app.config import Settings, get_settings
-from app.db import make_engine, make_sessionmaker
+from app.db import MAX_CONNECTIONS, make_engine, make_sessionmaker
 from app.draws.router import router as draws_router
 from app.errors import PROBLEM_JSON, DomainError, Problem, ProblemItem, chinese_message
 from app.idempotency import Replay
 from app.ledger.keys import load_or_create_signer
 from app.ledger.router import router as log_router
-from app.limits import BodySizeLimit
+from app.limits import BodySizeLimit, InFlightLimit
 from app.observability import install_observability
 from app.pools.router import router as pools_router
 from app.pools.transfer import router as transfer_router
+from app.public.cache import LogVersion, PublicPageCache
 from app.public.router import router as public_router
 from app.routing import TransactionalRoute, api_routes
 
@@ -158,12 +159,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         lifespan=lifespan,
     )
+    # Added first, so it sits inside the body limit: refused bodies never wait.
+    app.add_middleware(InFlightLimit, limit=MAX_CONNECTIONS, exempt=frozenset({"/healthz"}))
     app.add_middleware(
         BodySizeLimit,
         max_body=settings.max_body_bytes,
         # The multipart envelope adds a little to the file itself.
         max_upload=settings.max_upload_bytes + 64 * 1024,
     )
+    # Outermost of these: a page served again needs no body, no thread, no connection.
+    app.add_middleware(PublicPageCache)
+    app.state.log_version = LogVersion()
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -758,3 +758,24 @@ def test_recording_the_same_outcome_twice_at_once_is_not_a_server_error(
         first.commit()
         answer = second.result(timeout=30)
     assert answer.status_code in (201, 409), answer.text
+
+
+def test_more_clients_than_database_connections_are_all_served(db_url: str, tmp_path: Path) -> None:
+    # Far more clients than the worker's connections or threads, each making a
+    # write that holds its connection from the route to the commit.
+    keys = prepare_service(db_url, tmp_path, demo=False)
+    server = start_server(db_url, tmp_path, tmp_path / "uvicorn.log")
+    clients = 120
+
+    def create_plan(_: int) -> int:
+        with httpx.Client(
+            base_url=server.base, timeout=120, headers={"X-API-Key": keys["operator"]}
+        ) as api:
+            return api.post("/api/v1/plans/from-template/2025-training").status_code
+
+    try:
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            codes = list(pool.map(create_plan, range(clients)))
+        assert codes == [201] * clients, (Counter(codes), logged_errors(server.log)[:1])
+    finally:
+        server.stop()

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import re
+from typing import Any
 
 import pypdf
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.pools.demo import demo_pool
 from app.pools.demo_load import load_demo_pool
+from app.public import views
 from tests.factories import ceremony_time, reveal_dice
 
 WITNESSES = ["王见证（纪检监察组）", "李公证（公证处）"]
@@ -104,3 +107,34 @@ def test_draw_pages_show_the_draw_and_nothing_private(
 
 def test_unknown_draw_page_is_404(client: TestClient) -> None:
     assert client.get("/draws/HY-2099-0001").status_code == 404
+
+
+def test_a_public_page_is_rendered_once_per_log_size(
+    client: TestClient, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with session_factory() as session:
+        load_demo_pool(session)
+        session.commit()
+    renders: list[int] = []
+    original = views.draw_list
+
+    def counted(session: Session) -> list[dict[str, Any]]:
+        renders.append(1)
+        return original(session)
+
+    monkeypatch.setattr(views, "draw_list", counted)
+    public = {"X-API-Key": ""}  # as the public: no key
+    first = client.get("/draws", headers=public)
+    assert client.get("/draws", headers=public).text == first.text
+    assert len(renders) == 1
+    assert client.get("/draws").status_code == 200  # with a key: the policy runs, every time
+    assert len(renders) == 2
+    plan = client.post("/api/v1/plans/from-template/2025-training").json()
+    frozen = client.post(
+        f"/api/v1/plans/{plan['id']}/freeze",
+        json={"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}},
+    ).json()
+    # the commitment grew the log: the list is drawn again and shows the new draw
+    after = client.get("/draws", headers=public)
+    assert len(renders) == 3
+    assert frozen["public_id"] in after.text and frozen["public_id"] not in first.text

@@ -72,8 +72,13 @@ def lock_head(session: Session) -> None:
     session.execute(update(LogHead).where(LogHead.id == 1).values(size=LogHead.size))
 
 
+# Set on a session that appended, so that whoever commits it knows the log grew.
+LOG_APPENDED = "shuangsui.log_appended"
+
+
 def append(session: Session, entry: Mapping[str, Any]) -> int:
     """Append one entry; return its index. Commits with the caller's transaction."""
+    session.info[LOG_APPENDED] = True
     body = entry_bytes(entry)
     new_size = session.execute(
         update(LogHead).where(LogHead.id == 1).values(size=LogHead.size + 1).returning(LogHead.size)

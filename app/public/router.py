@@ -47,7 +47,7 @@ def _checkpoint(request: Request, session: SessionDep) -> str:
 
 @router.get("/", dependencies=[allow(PUBLIC)])
 @router.get("/draws", dependencies=[allow(PUBLIC)])
-def draws_page(request: Request, session: SessionDep) -> HTMLResponse:
+def draws_page(request: Request, session: SessionDep) -> Response:
     draws = views.draw_list(session)
     groups: list[tuple[int, list[tuple[str, list[dict[str, Any]]]]]] = []
     for year, in_year in groupby(draws, key=lambda d: d["year"]):
@@ -93,7 +93,7 @@ def _notice_rows(detail: dict[str, Any]) -> list[list[str]]:
 
 
 @router.get("/draws/{public_id}.csv", dependencies=[allow(PUBLIC)], response_class=Response)
-def draw_csv(session: SessionDep, public_id: str) -> Response:
+def draw_csv(request: Request, session: SessionDep, public_id: str) -> Response:
     detail = views.draw_detail(session, service.get_draw(session, public_id))
     return Response(
         write_csv(NOTICE_HEADERS, _notice_rows(detail)),
@@ -103,7 +103,7 @@ def draw_csv(session: SessionDep, public_id: str) -> Response:
 
 
 @router.get("/draws/{public_id}.xlsx", dependencies=[allow(PUBLIC)], response_class=Response)
-def draw_xlsx(session: SessionDep, public_id: str) -> Response:
+def draw_xlsx(request: Request, session: SessionDep, public_id: str) -> Response:
     detail = views.draw_detail(session, service.get_draw(session, public_id))
     data = write_xlsx(NOTICE_HEADERS, _notice_rows(detail), sheet_name=public_id, text_columns={4})
     return Response(data, media_type=XLSX, headers=attachment(f"{public_id}.xlsx"))
@@ -122,7 +122,7 @@ def draw_pdf(request: Request, session: SessionDep, public_id: str) -> Response:
 
 
 @router.get("/draws/{public_id}", dependencies=[allow(PUBLIC)])
-def draw_page(request: Request, session: SessionDep, public_id: str) -> HTMLResponse:
+def draw_page(request: Request, session: SessionDep, public_id: str) -> Response:
     draw = service.get_draw(session, public_id)
     detail = views.draw_detail(session, draw)
     replaced = session.get(Draw, draw.replaces_id) if draw.replaces_id else None
@@ -139,7 +139,7 @@ def draw_page(request: Request, session: SessionDep, public_id: str) -> HTMLResp
 
 
 @router.get("/log", dependencies=[allow(PUBLIC)])
-def log_page(request: Request, session: SessionDep) -> HTMLResponse:
+def log_page(request: Request, session: SessionDep) -> Response:
     rows = session.scalars(select(LogEntry).order_by(LogEntry.idx.desc()).limit(50))
     entries = [
         {

@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from app import reference as ref
 from app.draws.frames import month_bounds
@@ -100,7 +100,9 @@ def draw_summary(draw: Draw) -> dict[str, Any]:
 
 def draw_list(session: Session) -> list[dict[str, Any]]:
     """Every draw, newest plans first."""
-    draws = session.scalars(select(Draw).order_by(Draw.id.desc()))
+    # Only what a line shows: frames and results may be megabytes each.
+    columns = load_only(Draw.public_id, Draw.plan_snapshot, Draw.status, Draw.frozen_at)
+    draws = session.scalars(select(Draw).options(columns).order_by(Draw.id.desc()))
     return [draw_summary(d) for d in draws]
 
 
@@ -121,12 +123,16 @@ def draw_detail(session: Session, draw: Draw) -> dict[str, Any]:
     members = {
         u["key"]: u["attrs"].get("members", [u["key"]]) for s in frame["strata"] for u in s["units"]
     }
-    codes = {code for keys in members.values() for code in keys}
-    enterprises = (
-        {e.uscc: e for e in session.scalars(select(Enterprise).where(Enterprise.uscc.in_(codes)))}
-        if result
-        else {}
-    )
+    # Only the drawn enterprises: a frame may hold a hundred thousand.
+    codes = {
+        code
+        for s in (result or {}).get("strata", [])
+        for u in s["selected"]
+        for code in members[u["key"]]
+    }
+    enterprises = {
+        e.uscc: e for e in session.scalars(select(Enterprise).where(Enterprise.uscc.in_(codes)))
+    }
     assignments = {a["unit"]: a["inspectors"] for a in (result or {}).get("assignments") or []}
     certs = {c for team in assignments.values() for c in team}
     inspectors = {
