@@ -14,9 +14,10 @@ import hashlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import Table as SqlTable
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -516,6 +517,11 @@ def _apply_enterprise_updates(
         )
 
 
+_ENTERPRISES = cast(SqlTable, Enterprise.__table__)
+_ENTERPRISE_TAGS = cast(SqlTable, EnterpriseTag.__table__)
+_CHANGE_RECORDS = cast(SqlTable, ChangeRecord.__table__)
+
+
 def _insert_enterprises(
     session: Session,
     creates: list[tuple[int, schemas.EnterpriseCreate]],
@@ -552,15 +558,21 @@ def _insert_enterprises(
             }
             for m in part
         ]
-        inserted = session.execute(
-            insert(Enterprise).returning(Enterprise.id, Enterprise.uscc), rows
-        ).all()
-        ids = {uscc: id_ for id_, uscc in inserted}
+        # Core statements on the tables: plain executemany, no ORM bookkeeping,
+        # no RETURNING; the new ids are read back by code, a chunk at a time.
+        session.execute(insert(_ENTERPRISES), rows)
+        codes = [r["uscc"] for r in rows]
+        ids: dict[str, int] = {
+            code: id_
+            for code, id_ in session.execute(
+                select(Enterprise.uscc, Enterprise.id).where(Enterprise.uscc.in_(codes))
+            )
+        }
         tags = [{"enterprise_id": ids[m.uscc], "tag": t} for m in part for t in m.tags]
         if tags:
-            session.execute(insert(EnterpriseTag), tags)
+            session.execute(insert(_ENTERPRISE_TAGS), tags)
         session.execute(
-            insert(ChangeRecord),
+            insert(_CHANGE_RECORDS),
             [
                 {
                     "entity": "enterprise",

@@ -36,7 +36,9 @@ class TableError(ValueError):
         self.message = message
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: a frozen dataclass is built through object.__setattr__, three times
+# slower, and a million-row file has ten million cells. Nothing changes a cell.
+@dataclass(slots=True)
 class Cell:
     """One cell as text; `numeric` when a spreadsheet stored it as a number."""
 
