@@ -50,6 +50,7 @@ from bench.common import (
     emit,
     fresh_database,
     info,
+    module_in_child,
     postgres_server,
     say,
 )
@@ -161,24 +162,9 @@ def load(url: str, seconds: float) -> dict[str, float]:
     """
     wrk = shutil.which("wrk")
     if wrk is None:
-        output = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "bench.httpload",
-                url,
-                "--connections",
-                str(CONNECTIONS),
-                "--seconds",
-                str(seconds),
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
-        return result
+        return module_in_child(
+            "bench.httpload", url, "--connections", str(CONNECTIONS), "--seconds", str(seconds)
+        )
     output = subprocess.run(
         [
             wrk,

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from itertools import islice
@@ -26,12 +24,12 @@ from app.pools.demo import iter_scaled_enterprises
 from app.pools.importing import ENTERPRISE_COLUMNS, import_enterprises
 from app.pools.tabular import write_csv, write_xlsx
 from bench.common import (
-    ROOT,
     Figure,
     at_most,
     emit,
     fresh_database,
     info,
+    module_in_child,
     peak_memory_mb,
     say,
     size_label,
@@ -90,15 +88,7 @@ def import_file(path: Path) -> dict[str, float]:
 
 def import_in_child(path: Path) -> dict[str, float]:
     """Run `import_file` in a new process, so that its peak memory is the import's own."""
-    output = subprocess.run(
-        [sys.executable, "-m", "bench.bench_import", "--child", str(path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
-    return result
+    return module_in_child("bench.bench_import", "--child", str(path))
 
 
 def measure(total: int, formats: list[str], tmp: Path) -> list[Figure]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -140,3 +142,16 @@ def _admin(admin_url: str, statement: str) -> None:
     with engine.connect() as conn:
         conn.execute(text(statement))
     engine.dispose()
+
+
+def module_in_child(module: str, *args: str) -> dict[str, float]:
+    """Run `python -m module args` from the project root; its last line is a JSON object."""
+    output = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    result: dict[str, float] = json.loads(output.strip().splitlines()[-1])
+    return result
