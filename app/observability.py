@@ -224,6 +224,16 @@ _DRAW_STATUSES = ("frozen", "done", "failed", "annulled")
 _IMPORT_OUTCOMES = ("created", "updated", "unchanged")
 
 
+class _Fixed:
+    """Metric families computed before the scrape, as a collector."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self.families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return iter(self.families)
+
+
 class DatabaseFigures:
     """The business figures of one scrape, as Prometheus metric families."""
 
@@ -433,9 +443,16 @@ def metrics(request: Request) -> Response:
     else:
         registry.register(REGISTRY)
     factory: sessionmaker[Session] = request.app.state.sessionmaker
-    with factory() as session:
-        figures = DatabaseFigures(session)
-    registry.register(figures)
+    up = GaugeMetricFamily("shuangsui_database_up", "1 if this scrape could read the database.")
+    try:
+        with factory() as session:
+            registry.register(DatabaseFigures(session))
+        up.add_metric([], 1)
+    except SQLAlchemyError:
+        # The request figures are still worth a scrape when the database is down.
+        log.warning("metrics: database unavailable", exc_info=True)
+        up.add_metric([], 0)
+    registry.register(_Fixed([up]))
     encoder, content_type = choose_encoder(request.headers.get("accept", ""))
     return Response(encoder(registry), headers={"Content-Type": content_type})
 

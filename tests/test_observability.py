@@ -140,6 +140,7 @@ def test_metrics_read_business_figures_from_the_database(
 ) -> None:
     empty = _scrape(client)
     assert _value(empty, "shuangsui_log_entries") == 0
+    assert _value(empty, "shuangsui_database_up") == 1
     assert _value(empty, "shuangsui_enterprises") == 0
     assert _value(empty, "shuangsui_draws", status="frozen") == 0
     assert _value(empty, "shuangsui_imports_total", entity="enterprises") == 0
@@ -214,8 +215,13 @@ def test_liveness_does_not_need_the_database_but_readiness_does(tmp_path: Path) 
     with TestClient(create_app(Settings(database_url=url, data_dir=tmp_path / "data"))) as c:
         health = c.get("/healthz")
         ready = c.get("/readyz")
+        scraped = c.get("/metrics")
     assert (health.status_code, health.json()) == (200, {"status": "ok"})
     assert _problem_codes(ready) == ["database_unavailable"]
+    # the scrape still answers, with the request figures, and says the database is down
+    assert scraped.status_code == 200
+    assert "shuangsui_database_up 0.0" in scraped.text
+    assert "shuangsui_http_requests_total" in scraped.text
 
 
 def test_the_ops_routes_are_documented(client: TestClient) -> None:
