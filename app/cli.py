@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -77,6 +78,7 @@ def serve(
     from app.pools.demo_load import load_demo_pool
 
     url = _prepare()
+    _fresh_metrics_dir()
     if demo_pool:
         engine = make_engine(url)
         with make_sessionmaker(engine)() as session:
@@ -88,6 +90,16 @@ def serve(
         _demo_keys(url)
     typer.echo(f"API 文档：http://{host}:{port}/docs")
     uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, log_level="info")
+
+
+def _fresh_metrics_dir() -> None:
+    """Empty the multiprocess metrics directory: counters of an earlier run must not add up."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for stale in Path(folder).glob("*.db"):
+        stale.unlink()
 
 
 def _demo_keys(url: str) -> None:

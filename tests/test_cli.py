@@ -105,3 +105,17 @@ def test_scaled_demo_pool_for_benchmarks(run: CliRunner) -> None:
     assert "企业 3000" in _ok(run, "demo", "--scale", "3000")
     # a second load never mixes pools: the directory is no longer empty
     assert "未载入示例名录" in _ok(run, "demo", "--scale", "10")
+
+
+def test_serve_starts_with_fresh_multiprocess_metrics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.cli import _fresh_metrics_dir
+
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    (folder / "counter_1234.db").write_bytes(b"stale")
+    (folder / "notes.txt").write_text("kept")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(folder))
+    _fresh_metrics_dir()
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
