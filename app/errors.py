@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 PROBLEM_JSON = "application/problem+json"
@@ -35,6 +36,16 @@ class Problem(BaseModel):
     title: str = Field(description="中文标题")
     detail: str = Field(description="中文说明")
     errors: list[ProblemItem] = Field(default_factory=list)
+
+
+def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A problem as the HTTP answer: its status, application/problem+json."""
+    return JSONResponse(
+        problem.model_dump(mode="json", exclude_none=True),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
 
 
 class DomainError(Exception):

@@ -19,7 +19,7 @@ from app.access.router import router as keys_router
 from app.config import Settings, get_settings
 from app.db import MAX_CONNECTIONS, make_engine, make_sessionmaker
 from app.draws.router import router as draws_router
-from app.errors import PROBLEM_JSON, DomainError, Problem, ProblemItem, chinese_message
+from app.errors import DomainError, Problem, ProblemItem, chinese_message, problem_response
 from app.idempotency import Replay
 from app.ledger.keys import load_or_create_signer
 from app.ledger.router import router as log_router
@@ -43,18 +43,9 @@ _HTTP_TITLES = {
 }
 
 
-def _problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(
-        problem.model_dump(mode="json", exclude_none=True),
-        status_code=problem.status,
-        media_type=PROBLEM_JSON,
-        headers=headers,
-    )
-
-
 async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return _problem_response(exc.problem())
+    return problem_response(exc.problem())
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -77,7 +68,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         detail=f"请求中有 {len(items)} 处问题：{where}",
         errors=items,
     )
-    return _problem_response(problem)
+    return problem_response(problem)
 
 
 def _shown(value: Any) -> str | None:
@@ -100,7 +91,7 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
         title=title,
         detail=detail,
     )
-    return _problem_response(problem, headers=getattr(exc, "headers", None))
+    return problem_response(problem, headers=getattr(exc, "headers", None))
 
 
 async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -114,7 +105,7 @@ async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
         title="输入数据不合规",
         detail="请求中有数据库无法保存的值（如不可见的控制字符 NUL，或超长的文字），未写入任何数据",
     )
-    return _problem_response(problem)
+    return problem_response(problem)
 
 
 async def _replay(_request: Request, exc: Exception) -> Response:
@@ -131,7 +122,7 @@ async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
         title="服务器内部错误",
         detail="服务器处理请求时出错，未写入任何数据；请稍后重试或联系管理员",
     )
-    return _problem_response(problem)
+    return problem_response(problem)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

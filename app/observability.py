@@ -48,7 +48,7 @@ from structlog.typing import Processor
 
 from app.access.policy import PUBLIC, allow
 from app.draws.models import Draw
-from app.errors import PROBLEM_JSON, Problem, ProblemItem
+from app.errors import PROBLEM_JSON, Problem, ProblemItem, problem_response
 from app.ledger import store
 from app.migrate import alembic_config
 from app.pools.importing import IMPORTERS
@@ -415,9 +415,7 @@ def readyz(request: Request) -> Response:
         detail="；".join(p.message for p in problems),
         errors=problems,
     )
-    return JSONResponse(
-        problem.model_dump(mode="json", exclude_none=True), status_code=503, media_type=PROBLEM_JSON
-    )
+    return problem_response(problem)
 
 
 @router.get(

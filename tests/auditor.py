@@ -18,7 +18,8 @@ import httpx
 VERIFIER = Path(__file__).resolve().parents[1] / "verifier" / "verify.py"
 
 
-def _verifier() -> ModuleType:
+def load_verifier() -> ModuleType:
+    """verifier/verify.py as auditors run it: loaded from its file, not from app/."""
     spec = importlib.util.spec_from_file_location("standalone_verify", VERIFIER)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -40,7 +41,7 @@ def _draws(client: httpx.Client) -> list[dict[str, Any]]:
 
 def verify_every_draw(client: httpx.Client) -> int:
     """Verify each seeded draw as an auditor would; return how many were checked."""
-    verifier = _verifier()
+    verifier = load_verifier()
     key = client.get("/api/v1/log/key").text.strip()
     checked = 0
     for draw in _draws(client):

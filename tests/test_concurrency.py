@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
-import importlib.util
 import json
 import os
 import random
@@ -48,6 +47,7 @@ from app.draws.schemas import DiceAnnouncement, DiceReveal, OutcomeCreate
 from app.ledger import store as ledger
 from app.ledger.keys import load_or_create_signer
 from app.pools.demo_load import load_demo_pool
+from tests.auditor import load_verifier
 from tests.factories import ceremony_time
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -163,17 +163,6 @@ def audit_log(db_url: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=60,
     )
-
-
-def load_verifier() -> ModuleType:
-    """verifier/verify.py, the standalone verifier auditors run (no import of app/)."""
-    spec = importlib.util.spec_from_file_location(
-        "shuangsui_verifier", ROOT / "verifier" / "verify.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # -- RFC 9162 Merkle trees, written from the RFC (nothing from app/) ------------------
