@@ -189,4 +189,13 @@ def resolve_term(terms: tuple[Term, ...], value: str) -> str | None:
     return None
 
 
+def term_index(terms: tuple[Term, ...]) -> dict[str, str]:
+    """resolve_term as a dict, for validating a million rows: code or label -> code."""
+    index: dict[str, str] = {}
+    for term in reversed(terms):  # the first term to match wins, as in resolve_term
+        index[term.label] = term.code
+        index[term.code] = term.code
+    return index
+
+
 ALL_SUBTYPES: tuple[Term, ...] = tuple(t for terms in SUBTYPES.values() for t in terms)

@@ -57,7 +57,7 @@ BENCHMARKS = [
     ),
     Benchmark(
         "import",
-        "import: full validation, CSV and XLSX, SQLite",
+        "import: full validation, CSV and XLSX, SQLite and PostgreSQL, vs bare writes",
         ["100000", "1000000"],
         ["20000"],
     ),

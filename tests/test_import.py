@@ -4,11 +4,18 @@ nothing is written; a clean file is upserted whole."""
 from __future__ import annotations
 
 import io
+from datetime import datetime, timedelta
 from typing import Any
 
 import openpyxl
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from app.history import ChangeRecord
+from app.pools import importing
+from app.pools.models import EnterpriseTag, ImportBatch
 from tests.factories import create_enterprise, uscc
 
 HEADER = [
@@ -252,3 +259,124 @@ def test_inspectors_and_inspections_import(client: TestClient) -> None:
     )
     assert ok.status_code == 200, ok.text
     assert client.get("/api/v1/inspections").json()["total"] == 1
+
+
+# -- files longer than a chunk: validated and written a chunk at a time ----------
+
+
+def _small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(importing, "CHUNK_ROWS", 2)
+
+
+def _stored(client: TestClient, code: str) -> dict[str, Any]:
+    (found,) = client.get(f"/api/v1/enterprises?q={code}").json()["items"]
+    return dict(found)
+
+
+def test_a_problem_at_the_end_of_a_long_file_leaves_nothing_written(
+    client: TestClient, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _small_chunks(monkeypatch)
+    rows = [_row(n) for n in range(1, 8)] + [_row(8, 县市区="长沙县")]
+    response = _upload(client, _csv(rows))
+    assert response.status_code == 422
+    assert [(e["row"], e["column"]) for e in response.json()["errors"]] == [(9, "C（县市区）")]
+    assert _count(client) == 0
+    with session_factory() as session:
+        # the rows of the first chunks were written, then rolled back with the rest
+        assert session.scalar(select(func.count()).select_from(ChangeRecord)) == 0
+        assert session.scalar(select(func.count()).select_from(ImportBatch)) == 0
+        assert session.scalar(select(func.count()).select_from(EnterpriseTag)) == 0
+
+
+def test_a_file_broken_part_way_is_refused_whole(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _small_chunks(monkeypatch)
+    rows = [_row(n) for n in range(1, 5001)]  # past the CSV reader's 128 KiB cell limit
+    rows[5][-1] = '"衡南县示例路'  # a quote never closed: the rest of the file is one cell
+    response = _upload(client, _csv(rows))
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["code"] == "import_unreadable"
+    assert "第 7 行" in problem["detail"]
+    assert _count(client) == 0
+
+
+def test_a_nul_character_in_a_cell_is_a_problem_of_its_row(client: TestClient) -> None:
+    rows = [_row(1), _row(2, 企业名称="示例\x00企业有限公司")]
+    response = _upload(client, _csv(rows))
+    assert response.status_code == 422
+    (error,) = response.json()["errors"]
+    assert (error["row"], error["column"], error["code"]) == (
+        3,
+        "B（企业名称）",
+        "control_character",
+    )
+    assert _count(client) == 0
+
+
+def test_rows_written_in_bulk_read_back_as_records_made_one_by_one(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _small_chunks(monkeypatch)
+    one_by_one = create_enterprise(
+        client,
+        uscc=uscc(serial=100),
+        name="逐条录入的企业有限公司",
+        county="430422",
+        subtype="gas_station",
+        risk_grade="B",
+        tags=["major_hazard"],
+        address="衡南县示例路100号",
+    )
+    existing = create_enterprise(client, uscc=uscc(serial=3), risk_grade="A")
+    rows = [_row(n) for n in range(1, 6)]  # row of serial 3 updates the existing record
+    response = _upload(client, _csv(rows))
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["rows"], report["created"], report["updated"]) == (5, 4, 1)
+    assert _count(client) == 6
+
+    imported = _stored(client, uscc(serial=1))
+    expected = {k: v for k, v in one_by_one.items() if k not in ("id", "uscc", "name", "address")}
+    expected |= {"created_at": imported["created_at"], "updated_at": imported["updated_at"]}
+    assert {k: v for k, v in imported.items() if k in expected} == expected
+    assert datetime.fromisoformat(imported["created_at"]).utcoffset() == timedelta(0)
+
+    (made,) = client.get(f"/api/v1/enterprises/{one_by_one['id']}/history").json()
+    (loaded,) = client.get(f"/api/v1/enterprises/{imported['id']}/history").json()
+    assert loaded["action"] == made["action"] == "create"
+    assert loaded["import_id"] == report["import_id"]
+    assert loaded["before"] is None and made["before"] is None
+    differing = {"uscc", "name", "address"}
+    assert {k: v for k, v in loaded["after"].items() if k not in differing} == {
+        k: v for k, v in made["after"].items() if k not in differing
+    }
+    assert loaded["after"]["uscc"] == uscc(serial=1)
+    updated = client.get(f"/api/v1/enterprises/{existing['id']}").json()
+    assert updated["risk_grade"] == "B"
+
+    # the ids a bulk insert took do not collide with those given later, one by one or in bulk
+    later = create_enterprise(client, uscc=uscc(serial=200))
+    again = _upload(client, _csv([_row(n) for n in range(6, 9)]))
+    assert again.status_code == 200, again.text
+    ids = [e["id"] for e in client.get("/api/v1/enterprises?page_size=100").json()["items"]]
+    assert len(ids) == len(set(ids)) == 10
+    assert later["id"] not in {_stored(client, uscc(serial=n))["id"] for n in (6, 7, 8)}
+
+
+def test_an_xlsx_whose_table_starts_further_right_keeps_excel_column_letters(
+    client: TestClient,
+) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for r, values in enumerate([HEADER, _row(1), _row(2, 县市区="长沙县")], start=3):
+        for c, value in enumerate(values, start=3):  # the table starts at C3
+            sheet.cell(row=r, column=c, value=value)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    response = _upload(client, buffer.getvalue(), name="名录.xlsx")
+    assert response.status_code == 422
+    assert [(e["row"], e["column"]) for e in response.json()["errors"]] == [(5, "E（县市区）")]

@@ -11,22 +11,32 @@ erases data.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table as SqlTable
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import reference as ref
+from app.bulk import insert_rows, next_ids
 from app.errors import ImportRejected, ProblemItem, chinese_message
 from app.history import ChangeRecord
 from app.pools import schemas, service
 from app.pools.models import Enterprise, EnterpriseTag, ImportBatch, Inspector
-from app.pools.tabular import Table, TableError, column_letter, looks_like_excel_number, read_table
+from app.pools.tabular import (
+    Row,
+    Table,
+    TableError,
+    column_letter,
+    looks_like_excel_number,
+    read_table,
+)
 from app.types import utcnow
 
 M = TypeVar("M", bound=BaseModel)
@@ -243,6 +253,12 @@ class _Layout:
     positions: dict[str, int]  # field -> index in the row
     columns: dict[str, Column]  # field -> column spec
     headers: tuple[str, ...]
+    # (index in the row, column) of each field present, in file order
+    present: tuple[tuple[int, Column], ...] = ()
+
+    def __post_init__(self) -> None:
+        present = sorted((i, self.columns[f]) for f, i in self.positions.items())
+        object.__setattr__(self, "present", tuple(present))
 
     def where(self, field_name: str) -> str | None:
         """'C（统一社会信用代码）' for a field, as the clerk sees the column."""
@@ -288,27 +304,31 @@ def _layout(
     return _Layout(positions, {c.field: c for c in columns}, table.headers)
 
 
-def _raw_values(
-    row_number: int,
-    cells: Sequence[Any],
-    layout: _Layout,
-    problems: _Problems,
-) -> dict[str, Any] | None:
+def _raw_values(row: Row, layout: _Layout, problems: _Problems) -> dict[str, Any] | None:
     """The non-blank cells of a row by field, converted; None if a code was mangled."""
     values: dict[str, Any] = {}
     ok = True
-    for field_name, index in layout.positions.items():
-        if index >= len(cells):
+    texts = row.texts
+    width = len(texts)
+    for index, column in layout.present:
+        if index >= width:
+            break
+        text = texts[index]
+        if not text:
             continue
-        cell = cells[index]
-        text = cell.text
-        if text == "":
-            continue
-        column = layout.columns[field_name]
-        if column.text and (cell.numeric or looks_like_excel_number(text)):
+        if "\x00" in text:
             problems.add(
-                row=row_number,
-                column=layout.where(field_name),
+                row=row.number,
+                column=layout.where(column.field),
+                message="单元格中有不可见的控制字符（NUL），请删除后重新导入",
+                code="control_character",
+                value=text.replace("\x00", "\\x00"),
+            )
+            ok = False
+        elif column.text and (index in row.numeric or looks_like_excel_number(text)):
+            problems.add(
+                row=row.number,
+                column=layout.where(column.field),
                 message=(
                     f"“{column.header}”被 Excel 存成了数字（{text}），代码可能已丢失位数；"
                     "请把该列设为文本格式后重新填写"
@@ -317,13 +337,12 @@ def _raw_values(
                 value=text,
             )
             ok = False
-            continue
-        if column.kind == "bool":
-            values[field_name] = _parse_bool(text)
-        elif column.kind == "date":
-            values[field_name] = _parse_date(text)
+        elif column.kind == "str":
+            values[column.field] = text
+        elif column.kind == "bool":
+            values[column.field] = _parse_bool(text)
         else:
-            values[field_name] = text
+            values[column.field] = _parse_date(text)
     return values if ok else None
 
 
@@ -362,7 +381,8 @@ def _duplicate_check(
     what: str,
     layout: _Layout,
     problems: _Problems,
-) -> None:
+) -> bool:
+    """Whether `key` is new in the file; if not, the problem is added."""
     first = seen.get(key)
     if first is not None:
         problems.add(
@@ -372,22 +392,53 @@ def _duplicate_check(
             code="duplicate_in_file",
             value=key,
         )
-    else:
-        seen[key] = row_number
+        return False
+    seen[key] = row_number
+    return True
 
 
 def _open(data: bytes, filename: str) -> Table:
     try:
         return read_table(data, filename)
     except TableError as exc:
-        raise ImportRejected(
-            f"无法读取文件“{filename}”：{exc.message}",
-            errors=[ProblemItem(message=exc.message, code=exc.code)],
-            code="import_unreadable",
-        ) from exc
+        raise _unreadable(filename, exc) from exc
 
 
-def _batch(session: Session, *, target: str, filename: str, data: bytes, actor: str) -> ImportBatch:
+def _valid_rows(
+    table: Table,
+    filename: str,
+    model: type[M],
+    layout: _Layout,
+    problems: _Problems,
+    report: ImportReport,
+) -> Iterator[tuple[int, M, dict[str, Any]]]:
+    """Each row that passes `model`: its number, the validated row, and the
+    fields its cells gave. The problems of the other rows are added; a file
+    that breaks part-way is refused like an unreadable one."""
+    try:
+        for row in table.rows:
+            report.rows += 1
+            values = _raw_values(row, layout, problems)
+            if values is None:
+                continue
+            valid = _validate(model, row.number, values, layout, problems)
+            if valid is not None:
+                yield row.number, valid, values
+    except TableError as exc:
+        raise _unreadable(filename, exc) from exc
+
+
+def _unreadable(filename: str, exc: TableError) -> ImportRejected:
+    return ImportRejected(
+        f"无法读取文件“{filename}”：{exc.message}",
+        errors=[ProblemItem(message=exc.message, code=exc.code)],
+        code="import_unreadable",
+    )
+
+
+def start_batch(
+    session: Session, *, target: str, filename: str, data: bytes, actor: str
+) -> ImportBatch:
     batch = ImportBatch(
         target=target,
         filename=filename[:255],
@@ -423,74 +474,175 @@ def import_enterprises(
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
-    """Validate a file of enterprises and upsert them all, or reject it whole."""
+    """Validate a file of enterprises and upsert them all, or reject it whole.
+
+    The file is read and validated a chunk of rows at a time, and each valid
+    chunk is written, in the caller's transaction, by a second thread while the
+    next chunk is validated; memory stays flat however long the file. After the
+    first problem nothing more is written; the rest of the file is still
+    checked so that every problem is listed, and the rejection rolls the
+    transaction back.
+    """
     report = ImportReport(target="enterprises", dry_run=dry_run)
     problems = _Problems()
     table = _open(data, filename)
     layout = _layout(table, ENTERPRISE_COLUMNS, report, problems)
     problems.raise_if_any(filename)
 
-    existing = _existing_enterprises(session)
-    seen: dict[str, int] = {}
-    creates: list[tuple[int, schemas.EnterpriseCreate]] = []
-    updates: list[tuple[int, Enterprise, dict[str, Any]]] = []
-    for row in table.rows:
-        report.rows += 1
-        values = _raw_values(row.number, row.cells, layout, problems)
-        if values is None:
-            continue
-        model = _validate(schemas.EnterpriseCreate, row.number, values, layout, problems)
-        if model is None:
-            continue
-        _duplicate_check(model.uscc, row.number, seen, "uscc", "统一社会信用代码", layout, problems)
-        current = existing.get(model.uscc)
-        if current is None:
-            creates.append((row.number, model))
-            continue
-        if current.retired_at is not None:
-            problems.add(
-                row=row.number,
-                column=layout.where("uscc"),
-                message=f"企业 {model.uscc} 已注销（{current.retired_reason}），请先在名录中恢复再导入",
-                code="enterprise_retired",
-                value=model.uscc,
-            )
-            continue
-        given = {f: getattr(model, f) for f in values if f != "uscc"}
-        if "subtype" in given and "sector" not in given:
-            given["sector"] = model.sector
-        updates.append((row.number, current, given))
-        if progress is not None and report.rows % 10_000 == 0:
-            progress(report.rows, len(table.rows))
-    problems.raise_if_any(filename)
-    if progress is not None:
-        progress(report.rows, len(table.rows))
-
     batch = (
         None
         if dry_run
-        else _batch(session, target="enterprises", filename=filename, data=data, actor=actor)
+        else start_batch(session, target="enterprises", filename=filename, data=data, actor=actor)
     )
-    _apply_enterprise_updates(session, updates, report, actor, batch)
-    _insert_enterprises(session, creates, report, actor, batch)
+    directory = _Directory.read(session)
+    seen: dict[str, int] = {}
+    chunk = _EnterpriseChunk()
+    with _ChunkWriter() as writer:
+        rows = _valid_rows(table, filename, schemas.EnterpriseCreate, layout, problems, report)
+        for row_number, model, values in rows:
+            code = model.uscc
+            if not _duplicate_check(
+                code, row_number, seen, "uscc", "统一社会信用代码", layout, problems
+            ):
+                continue
+            if code in directory.retired:
+                problems.add(
+                    row=row_number,
+                    column=layout.where("uscc"),
+                    message=(
+                        f"企业 {code} 已注销（{directory.retired[code]}），请先在名录中恢复再导入"
+                    ),
+                    code="enterprise_retired",
+                    value=code,
+                )
+            elif code in directory.active:
+                chunk.updates.append((row_number, code, values, model))
+            else:
+                chunk.creates.append((row_number, model))
+            if len(chunk) == CHUNK_ROWS:
+                # A file with a problem is refused whole: writing more of it is wasted work.
+                write_to = None if problems.count else batch
+                writer.submit(_write_enterprises, session, chunk, report, actor, write_to)
+                chunk = _EnterpriseChunk()
+                if progress is not None:
+                    progress(report.rows, max(table.size_hint, report.rows))
+        write_to = None if problems.count else batch
+        writer.submit(_write_enterprises, session, chunk, report, actor, write_to)
+    problems.raise_if_any(filename)
+    if progress is not None:
+        progress(report.rows, report.rows)
     if batch is not None:
         _finish(batch, report)
         session.flush()
     return report
 
 
-def _existing_enterprises(session: Session) -> dict[str, Enterprise]:
-    return {e.uscc: e for e in session.scalars(select(Enterprise))}
+# Rows of enterprises validated, then written, at a time.
+CHUNK_ROWS = 5_000
 
 
-def _apply_enterprise_updates(
+@dataclass(frozen=True, slots=True)
+class _Directory:
+    """The codes already in the directory, read once: a million-row file is
+    sorted into creates and updates without a query per row or per chunk."""
+
+    active: set[str]
+    retired: dict[str, str | None]  # code -> why it was retired
+
+    @classmethod
+    def read(cls, session: Session) -> _Directory:
+        active: set[str] = set()
+        retired: dict[str, str | None] = {}
+        query = select(Enterprise.uscc, Enterprise.retired_at, Enterprise.retired_reason)
+        for code, retired_at, reason in session.execute(query):
+            if retired_at is None:
+                active.add(code)
+            else:
+                retired[code] = reason
+        return cls(active, retired)
+
+
+@dataclass(slots=True)
+class _EnterpriseChunk:
+    """Valid rows waiting to be written."""
+
+    creates: list[tuple[int, schemas.EnterpriseCreate]] = field(default_factory=list)
+    # row number, code, the cells given, the validated row
+    updates: list[tuple[int, str, dict[str, Any], schemas.EnterpriseCreate]] = field(
+        default_factory=list
+    )
+
+    def __len__(self) -> int:
+        return len(self.creates) + len(self.updates)
+
+
+class _ChunkWriter:
+    """Runs each chunk's database work on one other thread while the next
+    chunk is read and validated (the database and the driver release the GIL
+    while they work, so the two overlap on a second core).
+
+    At most one chunk is in flight, and the reading thread does not touch the
+    session until the writer is done with it, so the session is only ever used
+    by one thread at a time. An error in the writer is raised in the reading
+    thread, at the next chunk or at the end.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer")
+        self._pending: Future[None] | None = None
+
+    def submit(self, work: Callable[..., None], *args: Any) -> None:
+        self.wait()
+        self._pending = self._pool.submit(work, *args)
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+
+    def __enter__(self) -> _ChunkWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        try:
+            self.wait()
+        except Exception:
+            if kind is None:  # else the reading thread's own error is the one to raise
+                raise
+        finally:
+            self._pool.shutdown()
+
+
+def _write_enterprises(
     session: Session,
-    updates: Iterable[tuple[int, Enterprise, dict[str, Any]]],
+    chunk: _EnterpriseChunk,
     report: ImportReport,
     actor: str,
     batch: ImportBatch | None,
 ) -> None:
-    for row_number, enterprise, given in updates:
+    """Count a chunk's changes and, unless `batch` is None (a dry run, or a
+    file already refused), write them."""
+    if chunk.updates:
+        _apply_enterprise_updates(session, chunk.updates, report, actor, batch)
+    _insert_enterprises(session, chunk.creates, report, actor, batch)
+
+
+def _apply_enterprise_updates(
+    session: Session,
+    updates: list[tuple[int, str, dict[str, Any], schemas.EnterpriseCreate]],
+    report: ImportReport,
+    actor: str,
+    batch: ImportBatch | None,
+) -> None:
+    codes = [code for _, code, _, _ in updates]
+    stored = {
+        e.uscc: e for e in session.scalars(select(Enterprise).where(Enterprise.uscc.in_(codes)))
+    }
+    for row_number, code, values, model in updates:
+        enterprise = stored[code]
+        given = {f: getattr(model, f) for f in values if f != "uscc"}
+        if "subtype" in given and "sector" not in given:
+            given["sector"] = model.sector
         before = service.enterprise_snapshot(enterprise)
         proposed = dict(before)
         for field_name, value in given.items():
@@ -500,9 +652,7 @@ def _apply_enterprise_updates(
             report.unchanged += 1
             continue
         report.updated += 1
-        report.note_change(
-            {"row": row_number, "key": enterprise.uscc, "action": "update", "fields": changed}
-        )
+        report.note_change({"row": row_number, "key": code, "action": "update", "fields": changed})
         if batch is None:
             continue
         service.update_enterprise(
@@ -521,6 +671,11 @@ _ENTERPRISES = cast(SqlTable, Enterprise.__table__)
 _ENTERPRISE_TAGS = cast(SqlTable, EnterpriseTag.__table__)
 _CHANGE_RECORDS = cast(SqlTable, ChangeRecord.__table__)
 
+# The columns of a new enterprise that differ from row to row (the timestamps and
+# version are the same for all), and the validated row's field for each.
+_NEW_ENTERPRISE = ("uscc", *(f for f in service.ENTERPRISE_FIELDS if f != "tags"))
+_NEW_VALUES = attrgetter(*("county" if c == "county_code" else c for c in _NEW_ENTERPRISE))
+
 
 def _insert_enterprises(
     session: Session,
@@ -528,70 +683,50 @@ def _insert_enterprises(
     report: ImportReport,
     actor: str,
     batch: ImportBatch | None,
-    chunk: int = 5_000,
 ) -> None:
-    report.created += len(creates)
-    for row_number, model in creates[:MAX_LISTED_CHANGES]:
+    for row_number, model in creates[: max(0, MAX_LISTED_CHANGES - report.created)]:
         report.note_change({"row": row_number, "key": model.uscc, "action": "create", "fields": []})
+    report.created += len(creates)
     if batch is None or not creates:
         return
     now = utcnow()
-    # Core inserts in chunks: an import of a whole city's directory must not
-    # build one ORM object per row; the history rows are written alongside.
-    for start in range(0, len(creates), chunk):
-        part = [model for _, model in creates[start : start + chunk]]
-        rows = [
-            {
-                "uscc": m.uscc,
-                "name": m.name,
-                "county_code": m.county,
-                "sector": m.sector,
-                "subtype": m.subtype,
-                "status": m.status,
-                "risk_grade": m.risk_grade,
-                "key_supervision": m.key_supervision,
-                "pair_key": m.pair_key,
-                "address": m.address,
-                "created_at": now,
-                "updated_at": now,
-                "version": 1,
-            }
-            for m in part
-        ]
-        # Core statements on the tables: plain executemany, no ORM bookkeeping,
-        # no RETURNING; the new ids are read back by code, a chunk at a time.
-        session.execute(insert(_ENTERPRISES), rows)
-        codes = [r["uscc"] for r in rows]
-        ids: dict[str, int] = {
-            code: id_
-            for code, id_ in session.execute(
-                select(Enterprise.uscc, Enterprise.id).where(Enterprise.uscc.in_(codes))
-            )
-        }
-        tags = [{"enterprise_id": ids[m.uscc], "tag": t} for m in part for t in m.tags]
-        if tags:
-            session.execute(insert(_ENTERPRISE_TAGS), tags)
-        session.execute(
-            insert(_CHANGE_RECORDS),
-            [
-                {
-                    "entity": "enterprise",
-                    "entity_id": ids[m.uscc],
-                    "action": "create",
-                    "actor": actor,
-                    "at": now,
-                    "import_id": batch.id,
-                    "before": None,
-                    "after": _created_snapshot(row, m.tags),
-                }
-                for row, m in zip(rows, part, strict=True)
-            ],
-        )
+    models = [model for _, model in creates]
+    ids = next_ids(session, _ENTERPRISES, len(models))
+    rows = [(id_, *_NEW_VALUES(m)) for id_, m in zip(ids, models, strict=True)]
+    insert_rows(
+        session,
+        _ENTERPRISES,
+        ("id", *_NEW_ENTERPRISE),
+        rows,
+        same={"created_at": now, "updated_at": now, "version": 1},
+    )
+    insert_rows(
+        session,
+        _ENTERPRISE_TAGS,
+        ("enterprise_id", "tag"),
+        [(id_, tag) for id_, m in zip(ids, models, strict=True) for tag in m.tags],
+    )
+    insert_rows(
+        session,
+        _CHANGE_RECORDS,
+        ("entity_id", "after"),
+        [(row[0], _created_snapshot(row, m.tags)) for row, m in zip(rows, models, strict=True)],
+        same={
+            "entity": "enterprise",
+            "action": "create",
+            "actor": actor,
+            "at": now,
+            "import_id": batch.id,
+            "before": None,
+        },
+    )
 
 
-def _created_snapshot(row: dict[str, Any], tags: list[str]) -> dict[str, Any]:
-    return {"uscc": row["uscc"]} | {
-        f: (tags if f == "tags" else row[f]) for f in service.ENTERPRISE_FIELDS
+def _created_snapshot(row: tuple[Any, ...], tags: list[str]) -> dict[str, Any]:
+    """What service.enterprise_snapshot gives for the enterprise the row creates."""
+    values = dict(zip(("id", *_NEW_ENTERPRISE), row, strict=True))
+    return {"uscc": values["uscc"]} | {
+        f: (tags if f == "tags" else values[f]) for f in service.ENTERPRISE_FIELDS
     }
 
 
@@ -610,22 +745,16 @@ def import_inspectors(
     existing = {i.cert_no: i for i in session.scalars(select(Inspector))}
     seen: dict[str, int] = {}
     planned: list[tuple[int, schemas.InspectorCreate, dict[str, Any]]] = []
-    for row in table.rows:
-        report.rows += 1
-        values = _raw_values(row.number, row.cells, layout, problems)
-        if values is None:
-            continue
-        model = _validate(schemas.InspectorCreate, row.number, values, layout, problems)
-        if model is None:
-            continue
-        _duplicate_check(model.cert_no, row.number, seen, "cert_no", "执法证号", layout, problems)
-        planned.append((row.number, model, values))
+    rows = _valid_rows(table, filename, schemas.InspectorCreate, layout, problems, report)
+    for row_number, model, values in rows:
+        _duplicate_check(model.cert_no, row_number, seen, "cert_no", "执法证号", layout, problems)
+        planned.append((row_number, model, values))
     problems.raise_if_any(filename)
 
     batch = (
         None
         if dry_run
-        else _batch(session, target="inspectors", filename=filename, data=data, actor=actor)
+        else start_batch(session, target="inspectors", filename=filename, data=data, actor=actor)
     )
     for row_number, model, values in planned:
         current = existing.get(model.cert_no)
@@ -680,17 +809,11 @@ def import_inspections(
     }
     seen: dict[str, int] = {}
     planned: list[tuple[int, schemas.InspectionCreate]] = []
-    for row in table.rows:
-        report.rows += 1
-        values = _raw_values(row.number, row.cells, layout, problems)
-        if values is None:
-            continue
-        model = _validate(schemas.InspectionCreate, row.number, values, layout, problems)
-        if model is None:
-            continue
+    rows = _valid_rows(table, filename, schemas.InspectionCreate, layout, problems, report)
+    for row_number, model, _values in rows:
         if model.uscc not in enterprises:
             problems.add(
-                row=row.number,
+                row=row_number,
                 column=layout.where("uscc"),
                 message=f"名录库中没有统一社会信用代码为 {model.uscc} 的企业，请先导入企业",
                 code="unknown_enterprise",
@@ -698,14 +821,14 @@ def import_inspections(
             )
             continue
         visit = f"{model.uscc}/{model.inspected_on}/{model.kind}/{model.source}"
-        _duplicate_check(visit, row.number, seen, "uscc", "检查记录", layout, problems)
-        planned.append((row.number, model))
+        _duplicate_check(visit, row_number, seen, "uscc", "检查记录", layout, problems)
+        planned.append((row_number, model))
     problems.raise_if_any(filename)
 
     batch = (
         None
         if dry_run
-        else _batch(session, target="inspections", filename=filename, data=data, actor=actor)
+        else start_batch(session, target="inspections", filename=filename, data=data, actor=actor)
     )
     for row_number, model in planned:
         if service.find_inspection(session, enterprise_id=enterprises[model.uscc], data=model):

@@ -15,15 +15,16 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StringConstraints,
     model_validator,
 )
 
 from app import reference as ref
 from app.pools.uscc import InvalidUSCC, validate_uscc
 
-
-def _stripped(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
+# Stripped by pydantic-core itself: a Python validator would be called for
+# every field of every row of a million-row import.
+Stripped = StringConstraints(strip_whitespace=True)
 
 
 def _uscc(value: str) -> str:
@@ -42,8 +43,10 @@ def _county(value: str) -> str:
 
 
 def _term(terms: tuple[ref.Term, ...], what: str) -> AfterValidator:
+    codes = ref.term_index(terms)
+
     def check(value: str) -> str:
-        code = ref.resolve_term(terms, value)
+        code = codes.get(value)
         if code is None:
             choices = "、".join(t.label for t in terms)
             raise ValueError(f"未知的{what}“{value}”，应为：{choices}")
@@ -53,10 +56,12 @@ def _term(terms: tuple[ref.Term, ...], what: str) -> AfterValidator:
 
 
 def _terms(terms: tuple[ref.Term, ...], what: str) -> AfterValidator:
+    index = ref.term_index(terms)
+
     def check(values: list[str]) -> list[str]:
         codes: list[str] = []
         for value in values:
-            code = ref.resolve_term(terms, value)
+            code = index.get(value)
             if code is None:
                 choices = "、".join(t.label for t in terms)
                 raise ValueError(f"未知的{what}“{value}”，应为：{choices}")
@@ -75,17 +80,17 @@ def _split_list(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, BeforeValidator(_stripped)]
-USCC = Annotated[str, BeforeValidator(_stripped), AfterValidator(_uscc)]
-CountyCode = Annotated[str, BeforeValidator(_stripped), AfterValidator(_county)]
-Sector = Annotated[str, BeforeValidator(_stripped), _term(ref.SECTORS, "行业领域")]
-Subtype = Annotated[str, BeforeValidator(_stripped), _term(ref.ALL_SUBTYPES, "企业类别")]
-Status = Annotated[str, BeforeValidator(_stripped), _term(ref.STATUSES, "经营状态")]
-RiskGrade = Annotated[str, BeforeValidator(_stripped), _term(ref.RISK_GRADES, "风险等级")]
+Text = Annotated[str, Stripped]
+USCC = Annotated[str, Stripped, AfterValidator(_uscc)]
+CountyCode = Annotated[str, Stripped, AfterValidator(_county)]
+Sector = Annotated[str, Stripped, _term(ref.SECTORS, "行业领域")]
+Subtype = Annotated[str, Stripped, _term(ref.ALL_SUBTYPES, "企业类别")]
+Status = Annotated[str, Stripped, _term(ref.STATUSES, "经营状态")]
+RiskGrade = Annotated[str, Stripped, _term(ref.RISK_GRADES, "风险等级")]
 Tags = Annotated[list[str], BeforeValidator(_split_list), _terms(ref.TAGS, "标签")]
 Sectors = Annotated[list[str], BeforeValidator(_split_list), _terms(ref.SECTORS, "专业领域")]
-InspectionKind = Annotated[str, BeforeValidator(_stripped), _term(ref.INSPECTION_KINDS, "检查类型")]
-KeyText = Annotated[str, BeforeValidator(_stripped), Field(pattern=r"^[^\s:]+$", max_length=64)]
+InspectionKind = Annotated[str, Stripped, _term(ref.INSPECTION_KINDS, "检查类型")]
+KeyText = Annotated[str, Stripped, Field(pattern=r"^[^\s:]+$", max_length=64)]
 
 
 def _unit(value: str) -> str:
@@ -94,7 +99,7 @@ def _unit(value: str) -> str:
     return value
 
 
-UnitName = Annotated[str, BeforeValidator(_stripped), AfterValidator(_unit)]
+UnitName = Annotated[str, Stripped, AfterValidator(_unit)]
 
 
 class EnterpriseFields(BaseModel):
@@ -196,9 +201,9 @@ class InspectorFields(BaseModel):
     county: CountyCode | None = Field(default=None, description="所在县市区")
     specialties: Sectors | None = Field(default=None, description="专业领域（行业领域代码）")
     active: bool | None = Field(default=None, description="是否在岗")
-    phone: (
-        Annotated[str, BeforeValidator(_stripped), Field(pattern=r"^[0-9+\- ]{5,20}$")] | None
-    ) = Field(default=None, description="联系电话（不公开）")
+    phone: Annotated[str, Stripped, Field(pattern=r"^[0-9+\- ]{5,20}$")] | None = Field(
+        default=None, description="联系电话（不公开）"
+    )
 
     @model_validator(mode="after")
     def _dates(self) -> InspectorFields:
@@ -215,8 +220,8 @@ class InspectorCreate(InspectorFields):
     """A new inspector."""
 
     name: Text = Field(min_length=2, max_length=64, description="姓名")
-    cert_no: Annotated[str, BeforeValidator(_stripped), Field(pattern=r"^[0-9A-Za-z\-]{4,32}$")] = (
-        Field(description="执法证号（唯一）")
+    cert_no: Annotated[str, Stripped, Field(pattern=r"^[0-9A-Za-z\-]{4,32}$")] = Field(
+        description="执法证号（唯一）"
     )
     cert_valid_from: date
     cert_valid_to: date

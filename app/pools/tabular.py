@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from typing import Any
 
 import xlsxwriter
 from python_calamine import CalamineError, CalamineWorkbook
@@ -36,33 +37,32 @@ class TableError(ValueError):
         self.message = message
 
 
-# Not frozen: a frozen dataclass is built through object.__setattr__, three times
-# slower, and a million-row file has ten million cells. Nothing changes a cell.
 @dataclass(slots=True)
-class Cell:
-    """One cell as text; `numeric` when a spreadsheet stored it as a number."""
-
-    text: str
-    numeric: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class Row:
-    """A data row and its number as the clerk sees it (the header is its own row)."""
+    """A data row: its number as the clerk sees it (the header is its own row),
+    each cell as stripped text, and which cells a spreadsheet stored as numbers
+    (how Excel destroys an 18-character code)."""
 
     number: int
-    cells: tuple[Cell, ...]
+    texts: list[str]
+    numeric: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """A file's header and data rows."""
+    """A file's header, and its data rows read as they are iterated (once).
+
+    A million-row file is never held as a million row objects: the importer
+    validates and writes it a chunk at a time. A file that turns out broken
+    part-way raises TableError from the iteration.
+    """
 
     headers: tuple[str, ...]
     header_row: int
-    rows: list[Row]
+    rows: Iterator[Row]
     format: str
     encoding: str | None = None
+    size_hint: int = 0  # about how many data rows, for progress bars
 
 
 def column_letter(index: int) -> str:
@@ -98,11 +98,11 @@ def read_table(data: bytes, filename: str | None = None, sheet: str | None = Non
     if not data.strip():
         raise TableError("empty_file", "文件是空的")
     if data.startswith(XLSX_MAGIC):
-        return _from_grid(_spreadsheet_grid(data, sheet), "xlsx", None)
+        return _table(*_spreadsheet_rows(data, sheet), "xlsx", None)
     if data.startswith(XLS_MAGIC):
-        return _from_grid(_spreadsheet_grid(data, sheet), "xls", None)
+        return _table(*_spreadsheet_rows(data, sheet), "xls", None)
     text, encoding = _decode(data)
-    return _from_grid(_csv_grid(text), "csv", encoding)
+    return _table(_csv_rows(text), text.count("\n"), "csv", encoding)
 
 
 def _decode(data: bytes) -> tuple[str, str]:
@@ -123,60 +123,73 @@ def _decode(data: bytes) -> tuple[str, str]:
     return text, "gb18030"
 
 
-_Grid = list[tuple[int, list[Cell]]]
-
-
-def _csv_grid(text: str) -> _Grid:
+def _csv_rows(text: str) -> Iterator[Row]:
     first_line = text.split("\n", 1)[0]
     delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    grid: _Grid = []
     line = 1
     try:
         for record in reader:
-            grid.append((line, [Cell(v.strip()) for v in record]))
+            yield Row(line, [v.strip() for v in record])
             # A quoted field may span lines: the next record starts after them.
             line = reader.line_num + 1
     except csv.Error as exc:
         raise TableError("unreadable_file", f"第 {line} 行不是合规的 CSV：{exc}") from exc
-    return grid
 
 
-def _spreadsheet_grid(data: bytes, sheet: str | None) -> _Grid:
+def _spreadsheet_rows(data: bytes, sheet: str | None) -> tuple[Iterator[Row], int]:
     try:
         book = CalamineWorkbook.from_filelike(io.BytesIO(data))
         pages = book.get_sheet_by_name(sheet) if sheet else book.get_sheet_by_index(0)
-        values = pages.to_python(skip_empty_area=False)
+        records = pages.iter_rows()
+        # Rows are yielded from the sheet's first row, but cells only from its
+        # first used column: pad them, so column letters are Excel's.
+        first_column = pages.start[1] if pages.start else 0
+        last_row = pages.end[0] + 1 if pages.end else 0
     except (CalamineError, ValueError, OSError) as exc:
         raise TableError("unreadable_file", f"无法读取表格文件：{exc}") from exc
-    return [(number, [_cell(v) for v in row]) for number, row in enumerate(values, start=1)]
+    return _typed_rows(records, first_column), last_row
 
 
-def _cell(value: object) -> Cell:
+def _typed_rows(records: Iterator[list[Any]], first_column: int) -> Iterator[Row]:
+    padding = [""] * first_column
+    number = 0
+    try:
+        for number, values in enumerate(records, start=1):
+            numeric = frozenset(
+                first_column + i
+                for i, v in enumerate(values)
+                if isinstance(v, int | float) and not isinstance(v, bool)
+            )
+            yield Row(number, padding + [_text(v) for v in values], numeric)
+    except (CalamineError, ValueError, OSError) as exc:
+        raise TableError("unreadable_file", f"第 {number + 1} 行无法读取：{exc}") from exc
+
+
+def _text(value: object) -> str:
     if isinstance(value, str):
-        return Cell(value.strip())
+        return value.strip()
     if isinstance(value, bool):
-        return Cell("是" if value else "否")
+        return "是" if value else "否"
     if isinstance(value, int | float):
         if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-            return Cell(str(int(value)), numeric=True)
-        return Cell(repr(value) if isinstance(value, float) else str(value), numeric=True)
+            return str(int(value))
+        return repr(value) if isinstance(value, float) else str(value)
     if isinstance(value, datetime):
         if value.time() == time(0):
-            return Cell(value.date().isoformat())
-        return Cell(value.isoformat(sep=" "))
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
     if isinstance(value, date):
-        return Cell(value.isoformat())
-    return Cell("" if value is None else str(value).strip())
+        return value.isoformat()
+    return "" if value is None else str(value).strip()
 
 
-def _from_grid(grid: _Grid, fmt: str, encoding: str | None) -> Table:
-    non_empty = ((n, cells) for n, cells in grid if any(c.text for c in cells))
+def _table(rows: Iterator[Row], lines: int, fmt: str, encoding: str | None) -> Table:
+    non_empty = (row for row in rows if any(row.texts))
     header = next(non_empty, None)
     if header is None:
         raise TableError("no_header", "文件中没有表头行")
-    header_row, header_cells = header
-    headers = [normalise_header(c.text) for c in header_cells]
+    headers = [normalise_header(text) for text in header.texts]
     while headers and not headers[-1]:
         headers.pop()
     seen: dict[str, int] = {}
@@ -187,8 +200,8 @@ def _from_grid(grid: _Grid, fmt: str, encoding: str | None) -> Table:
                 f"表头“{name}”出现两次（{column_letter(seen[name])} 列和 {column_letter(index)} 列）",
             )
         seen[name] = index
-    rows = [Row(n, tuple(cells)) for n, cells in non_empty]
-    return Table(tuple(headers), header_row, rows, fmt, encoding)
+    size_hint = max(lines - header.number, 0)
+    return Table(tuple(headers), header.number, non_empty, fmt, encoding, size_hint)
 
 
 def neutralise(text: str) -> str:

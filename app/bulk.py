@@ -1,0 +1,123 @@
+"""Inserting many rows at the database driver's own speed.
+
+An import of a whole city's directory writes a million enterprises and as many
+history records. Through SQLAlchemy's executemany each row's parameters pass
+through its per-statement machinery, which costs several times the insert
+itself; here rows go straight to the driver: PostgreSQL's COPY, and on SQLite
+INSERT statements of many rows each. Values are converted by the columns' own
+SQLAlchemy types (so a timestamp or a JSON document is stored exactly as the
+ORM would store it), and a value the same for every row is converted once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from itertools import chain
+from typing import Any
+
+from sqlalchemy import Column, Table, func, select
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+_Processor = Callable[[Any], Any]
+
+# Rows per INSERT on SQLite. sqlite3 releases the GIL for each statement it
+# steps; with many rows a statement, a thread writing an import lets the
+# thread validating the next rows run instead of queueing for the GIL per row.
+SQLITE_ROWS_PER_STATEMENT = 5_000
+
+
+def insert_rows(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    same: Mapping[str, Any] | None = None,
+) -> None:
+    """Insert `rows` (values in the order of `columns`) into `table`, each also
+    carrying the values of `same`, in the session's transaction."""
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    same = same or {}
+    names = [*columns, *same]
+    convert = [
+        (i, p) for i, name in enumerate(columns) if (p := _processor(table.c[name], dialect))
+    ]
+    fixed = tuple(_convert(table.c[name], dialect, value) for name, value in same.items())
+
+    def driver_row(row: Sequence[Any]) -> tuple[Any, ...]:
+        if convert:
+            row = list(row)
+            for index, process in convert:
+                row[index] = process(row[index])
+        return (*row, *fixed)
+
+    preparer = dialect.identifier_preparer
+    target = f"{preparer.format_table(table)} ({', '.join(preparer.quote(n) for n in names)})"
+    if dialect.name == "postgresql":
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        statement = f"COPY {target} FROM STDIN"
+        try:
+            with driver.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(driver_row(row))
+        except dialect.loaded_dbapi.Error as exc:
+            # As SQLAlchemy raises it for its own statements (IntegrityError, DataError...).
+            raise DBAPIError.instance(
+                statement, None, exc, dialect.loaded_dbapi.Error, dialect=dialect
+            ) from exc
+        return
+    if dialect.name != "sqlite":
+        raise NotImplementedError(f"bulk insert into {dialect.name}")
+    per_statement = min(SQLITE_ROWS_PER_STATEMENT, _sqlite_variable_limit(connection) // len(names))
+    one_row = "(" + ", ".join("?" * len(names)) + ")"
+    for start in range(0, len(rows), per_statement):
+        part = rows[start : start + per_statement]
+        values = ", ".join([one_row] * len(part))
+        connection.exec_driver_sql(
+            f"INSERT INTO {target} VALUES {values}",
+            tuple(chain.from_iterable(driver_row(r) for r in part)),
+        )
+
+
+def next_ids(session: Session, table: Table, count: int) -> list[int]:
+    """`count` new values of the table's integer primary key `id`, for rows the
+    caller inserts with insert_rows (which returns no ids).
+
+    On PostgreSQL they come from the column's sequence. SQLite has one writer
+    at a time, so the caller must already have written in this transaction:
+    then nobody else can insert into the table before it commits.
+    """
+    if count == 0:
+        return []
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        sequence = func.pg_get_serial_sequence(table.name, "id")
+        return list(
+            session.scalars(
+                select(func.nextval(sequence)).select_from(func.generate_series(1, count))
+            )
+        )
+    highest = session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0
+    return list(range(highest + 1, highest + 1 + count))
+
+
+def _sqlite_variable_limit(connection: Connection) -> int:
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, sqlite3.Connection)
+    return driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+
+
+def _processor(column: Column[Any], dialect: Dialect) -> _Processor | None:
+    return column.type.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _convert(column: Column[Any], dialect: Dialect, value: Any) -> Any:
+    process = _processor(column, dialect)
+    return value if process is None else process(value)
