@@ -43,7 +43,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# `make bench` takes about 12 minutes, `make bench QUICK=1` about 2½. The API benchmark
+# `make bench` takes about 15 minutes, `make bench QUICK=1` about 3. The API benchmark
 # loads the server with wrk (Debian), installed here when we may (root with
 # apt-get); without it the benchmark uses a slower Python load generator.
 bench: install
