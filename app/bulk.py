@@ -49,14 +49,7 @@ def insert_rows(
         (i, p) for i, name in enumerate(columns) if (p := _processor(table.c[name], dialect))
     ]
     fixed = tuple(_convert(table.c[name], dialect, value) for name, value in same.items())
-
-    def driver_row(row: Sequence[Any]) -> tuple[Any, ...]:
-        if convert:
-            row = list(row)
-            for index, process in convert:
-                row[index] = process(row[index])
-        return (*row, *fixed)
-
+    driver_rows = _driver_rows(rows, convert, fixed)
     preparer = dialect.identifier_preparer
     target = f"{preparer.format_table(table)} ({', '.join(preparer.quote(n) for n in names)})"
     if dialect.name == "postgresql":
@@ -65,8 +58,8 @@ def insert_rows(
         statement = f"COPY {target} FROM STDIN"
         try:
             with driver.cursor() as cursor, cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(driver_row(row))
+                for row in driver_rows:
+                    copy.write_row(row)
         except dialect.loaded_dbapi.Error as exc:
             # As SQLAlchemy raises it for its own statements (IntegrityError, DataError...).
             raise DBAPIError.instance(
@@ -77,12 +70,11 @@ def insert_rows(
         raise NotImplementedError(f"bulk insert into {dialect.name}")
     per_statement = min(SQLITE_ROWS_PER_STATEMENT, _sqlite_variable_limit(connection) // len(names))
     one_row = "(" + ", ".join("?" * len(names)) + ")"
-    for start in range(0, len(rows), per_statement):
-        part = rows[start : start + per_statement]
+    for start in range(0, len(driver_rows), per_statement):
+        part = driver_rows[start : start + per_statement]
         values = ", ".join([one_row] * len(part))
         connection.exec_driver_sql(
-            f"INSERT INTO {target} VALUES {values}",
-            tuple(chain.from_iterable(driver_row(r) for r in part)),
+            f"INSERT INTO {target} VALUES {values}", tuple(chain.from_iterable(part))
         )
 
 
@@ -106,6 +98,23 @@ def next_ids(session: Session, table: Table, count: int) -> list[int]:
         )
     highest = session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0
     return list(range(highest + 1, highest + 1 + count))
+
+
+def _driver_rows(
+    rows: Sequence[Sequence[Any]],
+    convert: list[tuple[int, _Processor]],
+    fixed: tuple[Any, ...],
+) -> list[tuple[Any, ...]]:
+    """The rows as the driver takes them: converted, the fixed values after."""
+    if not convert:
+        return [(*row, *fixed) for row in rows]
+    out = []
+    for row in rows:
+        values = list(row)
+        for index, process in convert:
+            values[index] = process(values[index])
+        out.append((*values, *fixed))
+    return out
 
 
 def _sqlite_variable_limit(connection: Connection) -> int:

@@ -722,12 +722,15 @@ def _insert_enterprises(
     )
 
 
+# service.enterprise_snapshot's keys, and where the tags go among a new row's values.
+_SNAPSHOT_KEYS = ("uscc", *service.ENTERPRISE_FIELDS)
+_TAGS_AT = _SNAPSHOT_KEYS.index("tags")
+
+
 def _created_snapshot(row: tuple[Any, ...], tags: list[str]) -> dict[str, Any]:
     """What service.enterprise_snapshot gives for the enterprise the row creates."""
-    values = dict(zip(("id", *_NEW_ENTERPRISE), row, strict=True))
-    return {"uscc": values["uscc"]} | {
-        f: (tags if f == "tags" else values[f]) for f in service.ENTERPRISE_FIELDS
-    }
+    values = row[1:]  # after the id: uscc, then the fields but the tags, in snapshot order
+    return dict(zip(_SNAPSHOT_KEYS, (*values[:_TAGS_AT], tags, *values[_TAGS_AT:]), strict=True))
 
 
 # -- inspectors ----------------------------------------------------------------
