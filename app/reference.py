@@ -181,18 +181,11 @@ def term_codes(terms: tuple[Term, ...]) -> frozenset[str]:
     return frozenset(t.code for t in terms)
 
 
-def resolve_term(terms: tuple[Term, ...], value: str) -> str | None:
-    """Map a code or a Chinese label to its code; None when unknown."""
-    for term in terms:
-        if value in (term.code, term.label):
-            return term.code
-    return None
-
-
 def term_index(terms: tuple[Term, ...]) -> dict[str, str]:
-    """resolve_term as a dict, for validating a million rows: code or label -> code."""
+    """A vocabulary's code of each code and each Chinese label, built once and
+    looked up per value (a million-row import looks up several per row)."""
     index: dict[str, str] = {}
-    for term in reversed(terms):  # the first term to match wins, as in resolve_term
+    for term in reversed(terms):  # where a text is two terms' code or label, the first wins
         index[term.label] = term.code
         index[term.code] = term.code
     return index

@@ -34,10 +34,12 @@ Ratio = Annotated[str, AfterValidator(_ratio)]
 
 
 def _codes(terms: tuple[ref.Term, ...], what: str) -> AfterValidator:
+    index = ref.term_index(terms)
+
     def check(values: list[str]) -> list[str]:
         out = []
         for value in values:
-            code = ref.resolve_term(terms, value)
+            code = index.get(value)
             if code is None:
                 raise ValueError(f"未知的{what}“{value}”")
             out.append(code)
@@ -337,8 +339,11 @@ class DrawOut(BaseModel):
     log_entries: list[int] = Field(description="该抽查在公开日志中的条目序号")
 
 
+_OUTCOME_CODES = ref.term_index(ref.OUTCOMES)
+
+
 def _outcome(value: str) -> str:
-    code = ref.resolve_term(ref.OUTCOMES, value)
+    code = _OUTCOME_CODES.get(value)
     if code is None:
         raise ValueError(
             f"未知的检查结果“{value}”，应为：{'、'.join(t.label for t in ref.OUTCOMES)}"

@@ -253,12 +253,7 @@ class _Layout:
     positions: dict[str, int]  # field -> index in the row
     columns: dict[str, Column]  # field -> column spec
     headers: tuple[str, ...]
-    # (index in the row, column) of each field present, in file order
-    present: tuple[tuple[int, Column], ...] = ()
-
-    def __post_init__(self) -> None:
-        present = sorted((i, self.columns[f]) for f, i in self.positions.items())
-        object.__setattr__(self, "present", tuple(present))
+    present: tuple[tuple[int, Column], ...]  # (index in the row, column), in file order
 
     def where(self, field_name: str) -> str | None:
         """'C（统一社会信用代码）' for a field, as the clerk sees the column."""
@@ -301,7 +296,9 @@ def _layout(
                 message=f"缺少必填列“{spec.header}”；请使用导入模板的表头",
                 code="missing_column",
             )
-    return _Layout(positions, {c.field: c for c in columns}, table.headers)
+    by_field = {c.field: c for c in columns}
+    present = tuple(sorted((i, by_field[f]) for f, i in positions.items()))
+    return _Layout(positions, by_field, table.headers, present)
 
 
 def _raw_values(row: Row, layout: _Layout, problems: _Problems) -> dict[str, Any] | None:
