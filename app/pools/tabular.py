@@ -151,11 +151,17 @@ def _spreadsheet_rows(data: bytes, sheet: str | None) -> tuple[Iterator[Row], in
     return _typed_rows(records, first_column), last_row
 
 
+_ONLY_TEXT = {str}
+
+
 def _typed_rows(records: Iterator[list[Any]], first_column: int) -> Iterator[Row]:
     padding = [""] * first_column
     number = 0
     try:
         for number, values in enumerate(records, start=1):
+            if set(map(type, values)) == _ONLY_TEXT:  # most rows: no per-cell conversion
+                yield Row(number, padding + [v.strip() for v in values])
+                continue
             numeric = frozenset(
                 first_column + i
                 for i, v in enumerate(values)
