@@ -495,6 +495,12 @@ def import_enterprises(
     seen: dict[str, int] = {}
     chunk = _EnterpriseChunk()
     with _ChunkWriter() as writer:
+
+        def write(chunk: _EnterpriseChunk) -> None:
+            # A file with a problem is refused whole: writing more of it is wasted work.
+            write_to = None if problems.count else batch
+            writer.submit(_write_enterprises, session, chunk, report, actor, write_to)
+
         rows = _valid_rows(table, filename, schemas.EnterpriseCreate, layout, problems, report)
         for row_number, model, values in rows:
             code = model.uscc
@@ -517,14 +523,11 @@ def import_enterprises(
             else:
                 chunk.creates.append((row_number, model))
             if len(chunk) == CHUNK_ROWS:
-                # A file with a problem is refused whole: writing more of it is wasted work.
-                write_to = None if problems.count else batch
-                writer.submit(_write_enterprises, session, chunk, report, actor, write_to)
+                write(chunk)
                 chunk = _EnterpriseChunk()
                 if progress is not None:
                     progress(report.rows, max(table.size_hint, report.rows))
-        write_to = None if problems.count else batch
-        writer.submit(_write_enterprises, session, chunk, report, actor, write_to)
+        write(chunk)
     problems.raise_if_any(filename)
     if progress is not None:
         progress(report.rows, report.rows)
