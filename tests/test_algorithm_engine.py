@@ -364,6 +364,8 @@ def test_not_canonical_json_refused_by_frame_hash() -> None:
 def test_make_seed() -> None:
     assert make_seed("dice", "0" * 20, HASH) == f"dice/{'0' * 20}/{HASH}"
     assert make_seed("drand", DRAND, HASH) == f"drand/{DRAND}/{HASH}"
+    both = f"{'7' * 20}:{DRAND}"
+    assert make_seed("dice+drand", both, HASH) == f"dice+drand/{both}/{HASH}"
 
 
 @pytest.mark.parametrize(
@@ -377,6 +379,10 @@ def test_make_seed() -> None:
         ("drand", "quicknet:12:" + "A" * 64, HASH, "drand_value"),
         ("drand", "quicknet:12:" + "a" * 63, HASH, "drand_value"),
         ("drand", "mainnet:12:" + "a" * 64, HASH, "drand_value"),
+        ("dice+drand", "1" * 20, HASH, "dice_drand_value"),
+        ("dice+drand", "1" * 19 + ":quicknet:12:" + "a" * 64, HASH, "dice_drand_value"),
+        ("dice+drand", "quicknet:12:" + "a" * 64 + ":" + "1" * 20, HASH, "dice_drand_value"),
+        ("dice+drand", "1" * 20 + ":quicknet:012:" + "a" * 64, HASH, "dice_drand_value"),
         ("coin", "1" * 20, HASH, "source"),
         ("dice", "1" * 20, HASH.upper(), "frame_hash"),
         ("dice", "1" * 20, HASH[:-1], "frame_hash"),

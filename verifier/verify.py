@@ -262,21 +262,34 @@ class Report:
         return holds
 
 
+def _dice_ok(value: str) -> bool:
+    return value.isdigit() and value.isascii() and len(value) >= 20
+
+
+def _drand_ok(value: str) -> bool:
+    parts = value.split(":")
+    return (
+        len(parts) == 3
+        and parts[0] == "quicknet"
+        and parts[1].isascii()
+        and parts[1].isdigit()
+        and not parts[1].startswith("0")
+        and len(parts[2]) == 64
+        and all(c in "0123456789abcdef" for c in parts[2])
+    )
+
+
 def check_seed(report: Report, seed: str, frame_hash: str) -> None:
     source, _, rest = seed.partition("/")
     value, _, bound = rest.rpartition("/")
     fine = bound == frame_hash
     if source == "dice":
-        fine = fine and value.isdigit() and value.isascii() and len(value) >= 20
+        fine = fine and _dice_ok(value)
     elif source == "drand":
-        parts = value.split(":")
-        fine = (
-            fine
-            and len(parts) == 3
-            and parts[0] == "quicknet"
-            and parts[1].isdigit()
-            and len(parts[2]) == 64
-        )
+        fine = fine and _drand_ok(value)
+    elif source == "dice+drand":
+        digits, _, beacon = value.partition(":")
+        fine = fine and _dice_ok(digits) and _drand_ok(beacon)
     else:
         fine = False
     report.check(fine, "种子绑定了框架哈希", "the seed embeds the frame hash", seed)

@@ -4,7 +4,7 @@ Frames, seeds and results are the spec's JSON objects as plain Python dicts.
 
     check_frame(frame)               refuse a frame that must not be committed
     frame_hash(frame)                the commitment: SHA-256 of the JCS bytes
-    make_seed(source, value, hash)   "dice/<digits>/<hash>" or "drand/quicknet:<r>:<hex>/<hash>"
+    make_seed(source, value, hash)   "dice/<digits>/<hash>", "drand/quicknet:<r>:<hex>/<hash>" or "dice+drand/<digits>:quicknet:<r>:<hex>/<hash>"
     draw(frame, seed)                the result object
     result_hash(result)              SHA-256 of the result's JCS bytes
     ticket(seed, id)                 one ticket, as consistent_sampler writes it

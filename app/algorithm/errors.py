@@ -139,7 +139,7 @@ class NoDerangement(FrameError):
 class SeedInvalid(FrameError):
     """A seed (or its parts) is not of the form the spec allows.
 
-    `reason` is a stable sub-code: "source", "dice_digits", "drand_value",
+    `reason` is a stable sub-code: "source", "dice_digits", "drand_value", "dice_drand_value",
     "frame_hash", "shape" or "frame_hash_mismatch".
     """
 

@@ -15,7 +15,7 @@ import re
 
 from app.algorithm.errors import SeedInvalid
 
-SOURCES = ("dice", "drand")
+SOURCES = ("dice", "drand", "dice+drand")
 MIN_DICE_DIGITS = 20
 
 # ASCII only: str.isdigit() would also accept "٣" or "³", which other
@@ -25,6 +25,8 @@ _DICE = re.compile(rf"[0-9]{{{MIN_DICE_DIGITS},}}")
 # signature, so 32 bytes, written in lowercase hex as drand's API serves it.
 _DRAND = re.compile(r"quicknet:[1-9][0-9]*:[0-9a-f]{64}")
 _HASH = re.compile(r"[0-9a-f]{64}")
+# dice+drand: the digits fixed at the ceremony, then the later round's value.
+_DICE_DRAND = re.compile(rf"{_DICE.pattern}:{_DRAND.pattern}")
 
 
 def check_seed_value(source: str, value: str) -> None:
@@ -38,6 +40,12 @@ def check_seed_value(source: str, value: str) -> None:
     if source == "drand" and not _DRAND.fullmatch(value):
         raise SeedInvalid(
             "drand_value", "drand value must be quicknet:<round>:<64 hex digits>", value
+        )
+    if source == "dice+drand" and not _DICE_DRAND.fullmatch(value):
+        raise SeedInvalid(
+            "dice_drand_value",
+            f"dice+drand value must be <at least {MIN_DICE_DIGITS} digits>:quicknet:<round>:<64 hex>",
+            value,
         )
 
 
