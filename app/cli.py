@@ -229,15 +229,21 @@ cli.add_typer(keys_cli, name="keys")
 
 @contextmanager
 def _unit_of_work(actor: str = "命令行") -> Iterator[tuple[Session, Signer]]:
-    """A session committed once at the end, with the log's signer; errors print in Chinese."""
+    """A session committed once at the end, with the log's signer; errors print in Chinese.
+
+    A commit that grew the log has its checkpoint signed, as in the service.
+    """
     from app.errors import DomainError
     from app.ledger.keys import load_or_create_signer
+    from app.ledger.store import sign_after_commit
 
     settings = get_settings()
     engine = make_engine(_prepare())
     signer = load_or_create_signer(settings.data_dir, settings.log_origin)
+    factory = make_sessionmaker(engine)
+    sign_after_commit(factory, signer)
     try:
-        with make_sessionmaker(engine)() as session:
+        with factory() as session:
             try:
                 yield session, signer
                 session.commit()
@@ -281,34 +287,44 @@ def plan_create(
 def draw_freeze(
     plan_id: int,
     witness: Annotated[list[str], typer.Option(help="见证人（至少两位，可重复）")] = [],  # noqa: B006
-    ceremony_at: Annotated[str | None, typer.Option(help="摇号仪式时间，ISO 8601，带时区")] = None,
-    drand_delay: Annotated[int | None, typer.Option(help="改用 drand：冻结后多少秒的轮次")] = None,
-    replaces: Annotated[str | None, typer.Option(help="替代的（已撤销）抽查编号")] = None,
+    ceremony_at: Annotated[
+        str | None, typer.Option(help="摇号仪式时间，ISO 8601，须带时区（缺省为现在）")
+    ] = None,
+    source: Annotated[
+        str, typer.Option(help="随机种子来源：dice、drand 或 dice+drand（推荐）")
+    ] = "dice",
+    drand_delay: Annotated[
+        int | None,
+        typer.Option(help="drand：冻结后多少秒的轮次；dice+drand：仪式开始后多少秒的轮次"),
+    ] = None,
+    replaces: Annotated[str | None, typer.Option(help="替代的（已撤销或失败的）抽查编号")] = None,
     actor: Annotated[str, typer.Option(help="操作人")] = "命令行",
 ) -> None:
     """Freeze a plan's frame now and commit to it in the public log."""
     from pydantic import ValidationError
 
-    from app.draws import service
-    from app.draws.schemas import DiceAnnouncement, DrandAnnouncement
-    from app.ledger import store
+    from app.draws import ceremony, service
+    from app.draws.schemas import FreezeRequest
 
+    announcement: dict[str, Any] = {"source": source}
+    if source in ("dice", "dice+drand"):
+        announcement |= {
+            "ceremony_at": ceremony_at or datetime.now(UTC).isoformat(),
+            "witnesses": witness,
+        }
+    if drand_delay is not None:
+        key = "delay_seconds" if source == "drand" else "round_delay_seconds"
+        announcement[key] = drand_delay
     try:
-        announcement: DiceAnnouncement | DrandAnnouncement = (
-            DrandAnnouncement(delay_seconds=drand_delay)
-            if drand_delay is not None
-            else DiceAnnouncement.model_validate(
-                {"ceremony_at": ceremony_at or datetime.now(UTC).isoformat(), "witnesses": witness}
-            )
-        )
+        request = FreezeRequest.model_validate({"seed": announcement, "replaces": replaces})
     except ValidationError as exc:
-        raise typer.BadParameter(f"见证人至少两位，时间须带时区：{exc.errors()[0]['msg']}") from exc
-    with _unit_of_work() as (session, signer):
+        first = exc.errors()[0]
+        raise typer.BadParameter(
+            f"{'.'.join(map(str, first['loc']))}：{first['msg']}（见证人至少两位，时间须带时区）"
+        ) from exc
+    with _unit_of_work() as (session, _signer):
         plan = service.get_plan(session, plan_id)
-        draw = service.freeze(
-            session, plan=plan, announcement=announcement, actor=actor, replaces=replaces
-        )
-        store.sign_checkpoint(session, signer)
+        draw = ceremony.freeze(session, plan=plan, request=request, actor=actor)
         typer.echo(f"已冻结 {draw.public_id}：框架哈希 {draw.frame_hash}")
         for stratum in draw.provenance["strata"]:
             typer.echo(f"  {stratum['label']}：符合条件 {stratum['eligible']} 个单位")
@@ -318,27 +334,45 @@ def draw_freeze(
 def draw_seed(
     public_id: str,
     digits: Annotated[str | None, typer.Option(help="骰子点数，至少 20 位")] = None,
-    witness: Annotated[list[str], typer.Option(help="在场见证人（至少两位）")] = [],  # noqa: B006
+    witness: Annotated[list[str], typer.Option(help="在场的公告见证人（至少两位）")] = [],  # noqa: B006
+    confirmed_by: Annotated[
+        str | None, typer.Option(help="核对点数的见证人（缺省为第一位在场见证人）")
+    ] = None,
     actor: Annotated[str, typer.Option(help="操作人")] = "命令行",
 ) -> None:
-    """Reveal the seed (dice digits, or the announced drand round) and run the draw."""
+    """Reveal the seed (dice digits, then for dice+drand or drand the announced round) and run the draw."""
     from pydantic import ValidationError
 
-    from app.draws import service
+    from app.draws import ceremony, service
     from app.draws.schemas import DiceReveal
-    from app.ledger import store
+    from app.draws.sources import source_named
+    from app.history import Person
 
-    with _unit_of_work() as (session, signer):
+    settings = get_settings()
+    with _unit_of_work() as (session, _signer):
         draw = service.get_draw(session, public_id)
-        if draw.seed_source == "dice":
+        source = source_named(draw.seed_source)
+        if source.uses_dice and (draw.dice is None or not source.uses_beacon):
             try:
-                reveal = DiceReveal(digits=digits or "", witnesses=witness)
+                reveal = DiceReveal(digits=(digits or "").replace(" ", ""), witnesses=witness)
             except ValidationError as exc:
-                raise typer.BadParameter("须给出至少 20 位骰子点数和至少两位见证人") from exc
-            draw = service.reveal_dice(session, public_id=public_id, reveal=reveal, actor=actor)
-        else:
-            draw = service.reveal_drand(session, public_id=public_id, beacon=None, actor=actor)
-        store.sign_checkpoint(session, signer)
+                raise typer.BadParameter("须给出至少 20 位骰子点数和至少两位在场见证人") from exc
+            witness_name = confirmed_by or reveal.witnesses[0]
+            draw = ceremony.reveal_dice(
+                session,
+                public_id=public_id,
+                reveal=reveal,
+                operator=actor,
+                witness=Person(actor=f"{witness_name}（{actor}）", name=witness_name),
+                window=settings.ceremony_window,
+            )
+            if source.uses_beacon:
+                typer.echo(
+                    f"骰子点数已确认并记入日志；第 {draw.announcement['round']} 轮"
+                    "发布后再次运行本命令，取 drand 信标并计算结果"
+                )
+        elif source.uses_beacon:
+            draw = ceremony.take_beacon(session, public_id=public_id, beacon=None, actor=actor)
         _print_draw(draw)
 
 
@@ -375,18 +409,16 @@ def draw_annul(
     actor: Annotated[str, typer.Option(help="操作人")] = "命令行",
 ) -> None:
     """Annul a draw in public (it stays in the log, marked annulled)."""
-    from app.draws import service
+    from app.draws import ceremony
     from app.draws.schemas import Annul
-    from app.ledger import store
 
-    with _unit_of_work() as (session, signer):
-        draw = service.annul(
+    with _unit_of_work() as (session, _signer):
+        draw = ceremony.annul(
             session,
             public_id=public_id,
             data=Annul(reason=reason, decided_by=decided_by),
             actor=actor,
         )
-        store.sign_checkpoint(session, signer)
         typer.echo(f"{draw.public_id} 已撤销：{reason}")
 
 
@@ -396,11 +428,11 @@ def draw_bundle(
     output: Annotated[Path | None, typer.Option("-o", help="写入文件（缺省打印）")] = None,
 ) -> None:
     """Write the draw's verification bundle (frame, seed, result, log entries, proofs)."""
+    from app.draws import bundle as bundles
     from app.draws import service
-    from app.ledger import store
 
     with _unit_of_work() as (session, signer):
-        bundle = store.bundle(session, service.get_draw(session, public_id), signer)
+        bundle = bundles.draw_bundle(session, service.get_draw(session, public_id), signer)
     text = json.dumps(bundle, ensure_ascii=False, indent=1)
     if output is None:
         typer.echo(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,10 +23,21 @@ class Settings(BaseSettings):
     log_origin: str = Field(
         default="hengyang.yjj/draws", description="The origin line of the public log."
     )
+    ceremony_window_minutes: int = Field(
+        default=120,
+        ge=5,
+        le=24 * 60,
+        description="How long after the announced ceremony time dice digits are accepted.",
+    )
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, description="Largest import file.")
     max_body_bytes: int = Field(
         default=1024 * 1024, description="Largest request body other than a file upload."
     )
+
+    @property
+    def ceremony_window(self) -> timedelta:
+        """The announced ceremony's window for entering and confirming digits."""
+        return timedelta(minutes=self.ceremony_window_minutes)
 
     @property
     def resolved_database_url(self) -> str:

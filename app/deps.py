@@ -8,6 +8,13 @@ from urllib.parse import unquote
 from fastapi import Depends, Header, Request
 
 from app.access.policy import current_principal
+from app.history import Person
+
+
+def claimed_person(x_actor: str | None) -> str:
+    """The person named in X-Actor, decoded."""
+    # HTTP headers are Latin-1: Chinese names arrive percent-encoded.
+    return unquote(x_actor).strip() if x_actor else ""
 
 
 def get_actor(
@@ -22,10 +29,19 @@ def get_actor(
 ) -> str:
     """Who is making this change, as recorded in history: the key's holder, and the person."""
     principal = current_principal(request)
-    # HTTP headers are Latin-1: Chinese names arrive percent-encoded.
-    person = unquote(x_actor).strip() if x_actor else ""
+    person = claimed_person(x_actor)
     actor = f"{person}（{principal.name}）" if person else principal.name
     return actor[:100]
 
 
 ActorDep = Annotated[str, Depends(get_actor)]
+
+
+def get_person(
+    actor: ActorDep, x_actor: Annotated[str | None, Header(include_in_schema=False)] = None
+) -> Person:
+    """Who acts, for a step that must know the person apart from the key (a witness)."""
+    return Person(actor=actor, name=claimed_person(x_actor))
+
+
+PersonDep = Annotated[Person, Depends(get_person)]

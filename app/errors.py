@@ -150,6 +150,7 @@ _MESSAGES: dict[str, str] = {
     "date_from_datetime_parsing": "应为日期，格式 YYYY-MM-DD",
     "date_from_datetime_inexact": "应为日期，不含时刻",
     "datetime_parsing": "应为时间，格式 YYYY-MM-DDTHH:MM:SS+08:00",
+    "timezone_aware": "时间须带时区（北京时间写作 +08:00，如 2024-06-03T10:00:00+08:00）",
     "greater_than_equal": "应不小于 {ge}",
     "less_than_equal": "应不大于 {le}",
     "greater_than": "应大于 {gt}",
@@ -161,6 +162,16 @@ _MESSAGES: dict[str, str] = {
     "literal_error": "应为以下之一：{expected}",
     "enum": "应为以下之一：{expected}",
 }
+
+
+# Pydantic's error types whose stable code here says more plainly what to fix.
+_CODES = {"timezone_aware": "timezone_required"}
+
+
+def error_code(error: Mapping[str, Any]) -> str:
+    """A Pydantic error's stable code."""
+    kind = str(error.get("type", "invalid"))
+    return _CODES.get(kind, kind)
 
 
 def chinese_message(error: Mapping[str, Any]) -> str:

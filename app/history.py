@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,14 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base
 from app.types import UTCDateTime, utcnow
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who acts: the history's "person（key name）", and the person as named alone."""
+
+    actor: str
+    name: str
 
 
 class ChangeRecord(Base):

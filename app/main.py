@@ -19,10 +19,18 @@ from app.access.router import router as keys_router
 from app.config import Settings, get_settings
 from app.db import MAX_CONNECTIONS, make_engine, make_sessionmaker
 from app.draws.router import router as draws_router
-from app.errors import DomainError, Problem, ProblemItem, chinese_message, problem_response
+from app.errors import (
+    DomainError,
+    Problem,
+    ProblemItem,
+    chinese_message,
+    error_code,
+    problem_response,
+)
 from app.idempotency import Replay
 from app.ledger.keys import load_or_create_signer
 from app.ledger.router import router as log_router
+from app.ledger.store import sign_after_commit
 from app.limits import BodySizeLimit, InFlightLimit
 from app.observability import install_observability
 from app.pools.router import router as pools_router
@@ -54,7 +62,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
         ProblemItem(
             loc=[str(p) if not isinstance(p, int) else p for p in err.get("loc", ())],
             message=chinese_message(err),
-            code=str(err.get("type", "invalid")),
+            code=error_code(err),
             value=_shown(err.get("input")),
         )
         for err in exc.errors()
@@ -137,6 +145,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        # Every commit that grew the log gets its checkpoint, and the public pages read the new size.
+        sign_after_commit(
+            app.state.sessionmaker, app.state.signer, then=app.state.log_version.expire
+        )
         yield
         engine.dispose()
 

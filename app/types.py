@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import DateTime
@@ -36,3 +36,22 @@ class UTCDateTime(TypeDecorator[datetime]):
 def utcnow() -> datetime:
     """Now, in UTC, to the microsecond."""
     return datetime.now(UTC)
+
+
+# China keeps one zone and no daylight saving: a fixed offset is exact.
+BEIJING = timezone(timedelta(hours=8), "北京时间")
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC, whole seconds, as log entries carry time."""
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def parse_rfc3339(text: str) -> datetime:
+    """A time as log entries and announcements carry it."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def beijing(moment: datetime) -> str:
+    """Beijing time to the minute, labelled, as staff and the public read it."""
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M（北京时间）")

@@ -36,8 +36,9 @@ import httpx
 
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
-from app.draws import service, templates
-from app.draws.schemas import DiceAnnouncement, DiceReveal
+from app.draws import ceremony, service, templates
+from app.draws.schemas import DiceReveal, FreezeRequest
+from app.history import Person
 from app.ledger import store
 from app.ledger.keys import load_or_create_signer
 from app.pools.demo_load import load_demo_pool
@@ -80,13 +81,23 @@ def prepare(url: str, data_dir: Path) -> str:
             plan = service.create_plan(
                 session, data=templates.TEMPLATES[key], actor=ACTOR, template_key=key
             )
-            announcement = DiceAnnouncement(ceremony_at=datetime.now(UTC), witnesses=WITNESSES)
-            draw = service.freeze(session, plan=plan, announcement=announcement, actor=ACTOR)
-            done = service.reveal_dice(
+            request = FreezeRequest.model_validate(
+                {
+                    "seed": {
+                        "source": "dice",
+                        "ceremony_at": datetime.now(UTC).isoformat(),
+                        "witnesses": WITNESSES,
+                    }
+                }
+            )
+            draw = ceremony.freeze(session, plan=plan, request=request, actor=ACTOR)
+            done = ceremony.reveal_dice(
                 session,
                 public_id=draw.public_id,
                 reveal=DiceReveal(digits=DIGITS, witnesses=WITNESSES),
-                actor=ACTOR,
+                operator=ACTOR,
+                witness=Person(actor=ACTOR, name=WITNESSES[0]),
+                window=ceremony.DEFAULT_WINDOW,
             )
             if done.status != "done":
                 raise RuntimeError(f"{key}: the draw ended {done.status}")

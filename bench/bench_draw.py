@@ -20,10 +20,11 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import make_engine, make_sessionmaker
-from app.draws import service, templates
-from app.draws.schemas import DiceAnnouncement, DiceReveal, SeedConfirmation
-from app.ledger import store
-from app.ledger.keys import Signer, load_or_create_signer
+from app.draws import ceremony, service, templates
+from app.draws.schemas import DiceReveal, FreezeRequest, SeedConfirmation
+from app.history import Person
+from app.ledger.keys import load_or_create_signer
+from app.ledger.store import sign_after_commit
 from app.pools.demo_load import load_scaled_pool
 from bench.common import (
     Backend,
@@ -63,7 +64,7 @@ class Ceremony:
     seed_s: float = 0.0
 
 
-def ceremony(factory: sessionmaker[Session], signer: Signer) -> Ceremony:
+def run_ceremony(factory: sessionmaker[Session]) -> Ceremony:
     """Plan, freeze, seed and result, each step committed as the API commits it."""
     with factory() as session:
         plan = service.create_plan(
@@ -74,35 +75,39 @@ def ceremony(factory: sessionmaker[Session], signer: Signer) -> Ceremony:
 
     def freeze() -> tuple[str, int]:
         with factory() as session:
-            announcement = DiceAnnouncement(ceremony_at=datetime.now(UTC), witnesses=WITNESSES)
-            draw = service.freeze(
-                session,
-                plan=service.get_plan(session, plan_id),
-                announcement=announcement,
-                actor=ACTOR,
+            request = FreezeRequest.model_validate(
+                {
+                    "seed": {
+                        "source": "dice",
+                        "ceremony_at": datetime.now(UTC).isoformat(),
+                        "witnesses": WITNESSES,
+                    }
+                }
             )
-            store.sign_checkpoint(session, signer)
+            draw = ceremony.freeze(
+                session, plan=service.get_plan(session, plan_id), request=request, actor=ACTOR
+            )
             session.commit()
             return draw.public_id, sum(s["eligible"] for s in draw.provenance["strata"])
 
     def seed(public_id: str) -> str:
         with factory() as session:
-            service.enter_dice_digits(
+            ceremony.enter_digits(
                 session,
                 public_id=public_id,
                 reveal=DiceReveal(digits=DIGITS, witnesses=WITNESSES),
                 actor=ACTOR,
+                window=ceremony.DEFAULT_WINDOW,
             )
-            store.sign_checkpoint(session, signer)
             session.commit()
         with factory() as session:
-            draw = service.confirm_dice_digits(
+            draw = ceremony.confirm_digits(
                 session,
                 public_id=public_id,
                 confirmation=SeedConfirmation(digits=DIGITS),
-                actor=ACTOR,
+                person=Person(actor=ACTOR, name=WITNESSES[0]),
+                window=ceremony.DEFAULT_WINDOW,
             )
-            store.sign_checkpoint(session, signer)
             session.commit()
             return draw.status
 
@@ -126,13 +131,13 @@ def run(backend: Backend, size: int, pg_admin_url: str | None) -> list[Figure]:
     ):
         engine = make_engine(url)
         factory = make_sessionmaker(engine)
-        signer = load_or_create_signer(Path(keys), "bench/draws")
+        sign_after_commit(factory, load_or_create_signer(Path(keys), "bench/draws"))
         _, load_s = timed(
             f"load {size_label(size)} enterprises (not part of the draw)",
             lambda: load(factory, size),
         )
         try:
-            done = ceremony(factory, signer)
+            done = run_ceremony(factory)
         except Exception as exc:  # a failure is a figure too: report it, go on
             reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
             say(f"  FAILED: {reason}")

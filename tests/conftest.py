@@ -25,6 +25,7 @@ from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.main import create_app
 from app.migrate import upgrade
+from app.pools.demo_load import load_demo_pool
 from tests.auditor import verify_every_draw
 from tests.factories import ApiClient
 from tests.pg import find_pg_bin, running_server
@@ -149,3 +150,12 @@ def client(settings: Settings, api_keys: dict[str, str]) -> Iterator[ApiClient]:
     with ApiClient(app, api_keys, raise_server_exceptions=False) as test_client:
         yield test_client
         verify_every_draw(test_client)
+
+
+@pytest.fixture
+def demo(client: ApiClient, session_factory: sessionmaker[Session]) -> ApiClient:
+    """The client, on a database holding the demo pool of Hengyang."""
+    with session_factory() as session:
+        load_demo_pool(session)
+        session.commit()
+    return client

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 from stdnum.cn.uscc import calc_check_digit
+
+from app.draws import ceremony
+from app.draws.models import Draw, Plan
+from app.draws.schemas import DiceReveal, FreezeRequest
+from app.history import Person
 
 
 class ApiClient(TestClient):
@@ -42,7 +49,7 @@ def reveal_dice(
     return client.post(
         f"/api/v1/draws/{public_id}/seed/confirm",
         json={"digits": digits},
-        headers={"X-API-Key": witness_key},
+        headers={"X-API-Key": witness_key, "X-Actor": quote(witnesses[0])},
     )
 
 
@@ -93,9 +100,14 @@ def create_inspector(client: TestClient, **overrides: Any) -> dict[str, Any]:
     return data
 
 
-def ceremony_time(hours: int = 1) -> str:
-    """A dice ceremony time after now, as a freeze requires."""
+def ceremony_time(hours: float = 0) -> str:
+    """An announced dice ceremony time: by default now, so that digits may be entered at once."""
     return (datetime.now(UTC) + timedelta(hours=hours)).isoformat()
+
+
+def beijing_today() -> str:
+    """Today's date in Beijing, the only inspection date a draw made today admits."""
+    return datetime.now(timezone(timedelta(hours=8))).date().isoformat()
 
 
 def log_kinds(client: httpx.Client, public_id: str) -> list[str]:
@@ -105,3 +117,27 @@ def log_kinds(client: httpx.Client, public_id: str) -> list[str]:
         client.get(f"/api/v1/log/entries/{index}").json()["entry"]["kind"]
         for index in draw["log_entries"]
     ]
+
+
+def freeze_with_dice(
+    session: Session, plan: Plan, witnesses: list[str], actor: str = "测试"
+) -> Draw:
+    """Freeze a plan for a dice ceremony announced for now, as the service's own code does."""
+    request = FreezeRequest.model_validate(
+        {"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": witnesses}}
+    )
+    return ceremony.freeze(session, plan=plan, request=request, actor=actor)
+
+
+def reveal_at_console(
+    session: Session, public_id: str, digits: str, witnesses: list[str], actor: str = "测试"
+) -> Draw:
+    """Enter and confirm the digits in one step, as the server's console does."""
+    return ceremony.reveal_dice(
+        session,
+        public_id=public_id,
+        reveal=DiceReveal(digits=digits, witnesses=witnesses),
+        operator=actor,
+        witness=Person(actor=f"{witnesses[0]}（{actor}）", name=witnesses[0]),
+        window=ceremony.DEFAULT_WINDOW,
+    )

@@ -7,6 +7,7 @@ import io
 import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import httpx
 import openpyxl
@@ -22,7 +23,7 @@ from app.draws.models import Plan
 from app.pools.demo import demo_pool
 from app.pools.demo_load import load_demo_pool
 from app.routing import api_routes
-from tests.factories import ApiClient, ceremony_time, log_kinds, reveal_dice
+from tests.factories import ApiClient, beijing_today, ceremony_time, log_kinds, reveal_dice
 
 PUBLIC = {"public", "admin", "operator", "witness", "auditor"}
 STAFF = {"admin", "operator", "auditor"}
@@ -58,6 +59,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/draws/{public_id}/outcomes/{uscc}/publish"): OPERATOR,
     ("POST", "/api/v1/draws/{public_id}/seed"): OPERATOR,
     ("POST", "/api/v1/draws/{public_id}/seed/confirm"): WITNESS,
+    ("POST", "/api/v1/draws/{public_id}/seed/withdraw"): OPERATOR,
+    ("POST", "/api/v1/draws/{public_id}/reschedule"): OPERATOR,
     ("POST", "/api/v1/draws/{public_id}/annul"): OPERATOR,
     # plans are drafts until frozen: staff only
     ("GET", "/api/v1/plans"): STAFF,
@@ -276,7 +279,7 @@ def test_a_witness_must_confirm_the_digits(
     client: ApiClient, session_factory: sessionmaker[Session]
 ) -> None:
     public_id = _frozen(client, session_factory)
-    witness = client.as_role("witness")
+    witness = client.as_role("witness") | {"X-Actor": quote(WITNESSES[0])}
     confirm = f"/api/v1/draws/{public_id}/seed/confirm"
     early = client.post(confirm, json={"digits": DIGITS}, headers=witness)
     assert early.status_code == 409 and early.json()["code"] == "no_seed_entry"
@@ -302,12 +305,12 @@ def test_a_witness_must_confirm_the_digits(
     draw = done.json()
     assert draw["status"] == "done" and draw["seed"].startswith(f"dice/{DIGITS}/")
     assert draw["seed_detail"]["entered_by"] == "测试经办人员"
-    assert draw["seed_detail"]["confirmed_by"] == "测试见证人"
+    assert draw["seed_detail"]["confirmed_by"] == f"{WITNESSES[0]}（测试见证人）"
     history = client.get(f"/api/v1/draws/{public_id}/history").json()
     assert [(h["action"], h["actor"]) for h in history] == [
         ("freeze", "测试经办人员"),
         ("seed_entered", "测试经办人员"),
-        ("seed_confirmed", "测试见证人"),
+        ("seed_confirmed", f"{WITNESSES[0]}（测试见证人）"),
     ]
     # confirming again is harmless; other digits after the fact are refused
     assert client.post(confirm, json={"digits": DIGITS}, headers=witness).status_code == 200
@@ -402,7 +405,7 @@ def test_no_public_route_shows_anything_private(
     note = "现场发现应急预案未备案（内部备注）"
     recorded = client.post(
         f"/api/v1/draws/{second}/outcomes",
-        json={"uscc": drawn, "outcome": "rectify", "inspected_on": "2024-06-03", "note": note},
+        json={"uscc": drawn, "outcome": "rectify", "inspected_on": beijing_today(), "note": note},
     )
     assert recorded.status_code == 201, recorded.text
     draft = client.post("/api/v1/plans/from-template/2025-training").json()

@@ -41,14 +41,14 @@ from app.access.keys import create_key
 from app.access.policy import Role
 from app.config import Settings
 from app.db import make_engine, make_sessionmaker
-from app.draws import outcomes, service, templates
+from app.draws import ceremony, outcomes, service, templates
 from app.draws.models import Draw
-from app.draws.schemas import DiceAnnouncement, DiceReveal, OutcomeCreate
+from app.draws.schemas import DiceReveal, OutcomeCreate
 from app.ledger import store as ledger
 from app.ledger.keys import load_or_create_signer
 from app.pools.demo_load import load_demo_pool
 from tests.auditor import load_verifier
-from tests.factories import ceremony_time
+from tests.factories import beijing_today, ceremony_time, freeze_with_dice, reveal_at_console
 
 ROOT = Path(__file__).resolve().parents[1]
 WITNESSES = ["王见证（纪检监察组）", "李公证（公证处）"]
@@ -358,7 +358,11 @@ def _member(
     operator = {"X-API-Key": keys["operator"], "X-Actor": quote(f"经办员{g}-{m}号")}
     with (
         httpx.Client(base_url=base, timeout=30, headers=operator) as op,
-        httpx.Client(base_url=base, timeout=30, headers={"X-API-Key": keys["witness"]}) as wit,
+        httpx.Client(
+            base_url=base,
+            timeout=30,
+            headers={"X-API-Key": keys["witness"], "X-Actor": quote(WITNESSES[0])},
+        ) as wit,
     ):
         start.wait(timeout=30)
         # 1. all four freeze the same template: one frame, one live draw
@@ -398,6 +402,7 @@ def _member(
                     assert answer.json()["code"] in (
                         "seed_mismatch",
                         "already_seeded",
+                        "digits_already_entered",
                         "draw_state",
                     ), answer.text
                 if call(op, "GET", draw_url).json()["status"] != "frozen":
@@ -423,7 +428,7 @@ def _member(
             body = {
                 "uscc": uscc,
                 "outcome": OUTCOMES[m],
-                "inspected_on": "2025-06-10",
+                "inspected_on": beijing_today(),
                 "note": f"并发测试 {g}-{m}",
                 "publish": n == 0,
             }
@@ -661,10 +666,8 @@ def one_done_draw(pg_db_url: str, tmp_path: Path) -> Iterator[OneDraw]:
         plan = service.create_plan(
             session, data=templates.TEMPLATES[key], actor="测试", template_key=key
         )
-        announcement = DiceAnnouncement(ceremony_at=ceremony_time(), witnesses=WITNESSES)
-        draw = service.freeze(session, plan=plan, announcement=announcement, actor="测试")
-        reveal = DiceReveal(digits="31415926535897932384", witnesses=WITNESSES)
-        draw = service.reveal_dice(session, public_id=draw.public_id, reveal=reveal, actor="测试")
+        draw = freeze_with_dice(session, plan, WITNESSES)
+        draw = reveal_at_console(session, draw.public_id, "31415926535897932384", WITNESSES)
         session.commit()
         uscc = sorted(outcomes.drawn_units(draw))[0]
     server = start_server(pg_db_url, tmp_path, tmp_path / "uvicorn.log")
@@ -698,7 +701,7 @@ def test_publishing_an_outcome_while_a_draw_step_runs_does_not_deadlock(
 ) -> None:
     it = one_done_draw
     errors: list[str] = []
-    body = {"uscc": it.uscc, "outcome": "no_problem", "inspected_on": "2025-06-10"}
+    body = {"uscc": it.uscc, "outcome": "no_problem", "inspected_on": beijing_today()}
     reveal = DiceReveal(digits="31415926535897932384", witnesses=WITNESSES)
     headers = {"X-API-Key": it.keys["operator"]}
     with (
@@ -714,7 +717,13 @@ def test_publishing_an_outcome_while_a_draw_step_runs_does_not_deadlock(
         _wait_until_blocked(it.factory, publishing)
         # ... and the seed request goes on to lock the draw row
         try:
-            service.enter_dice_digits(seeding, public_id=it.public_id, reveal=reveal, actor="乙")
+            ceremony.enter_digits(
+                seeding,
+                public_id=it.public_id,
+                reveal=reveal,
+                actor="乙",
+                window=ceremony.DEFAULT_WINDOW,
+            )
             seeding.commit()
         except Exception as exc:  # what its route would answer with 500
             errors.append(f"{type(exc).__name__}: {str(exc)[:300]}")
@@ -730,7 +739,7 @@ def test_recording_the_same_outcome_twice_at_once_is_not_a_server_error(
     one_done_draw: OneDraw,
 ) -> None:
     it = one_done_draw
-    body = {"uscc": it.uscc, "outcome": "rectify", "inspected_on": "2025-06-10"}
+    body = {"uscc": it.uscc, "outcome": "rectify", "inspected_on": beijing_today()}
     headers = {"X-API-Key": it.keys["operator"]}
     with (
         it.factory() as first,
@@ -738,8 +747,9 @@ def test_recording_the_same_outcome_twice_at_once_is_not_a_server_error(
         ThreadPoolExecutor(max_workers=1) as pool,
     ):
         # one clerk's request has inserted the outcome and is about to commit ...
-        draw = service.get_draw(first, it.public_id)
-        outcomes.record(first, draw=draw, data=OutcomeCreate.model_validate(body), actor="甲")
+        outcomes.record(
+            first, public_id=it.public_id, data=OutcomeCreate.model_validate(body), actor="甲"
+        )
         # ... when another clerk records the same enterprise's outcome
         url = f"/api/v1/draws/{it.public_id}/outcomes"
         second = pool.submit(api.post, url, json=body | {"note": "复核后补充"})

@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -141,7 +142,7 @@ def _finish_draw(
     done = api.post(
         f"/api/v1/draws/{public_id}/seed/confirm",
         json={"digits": digits},
-        headers={"X-API-Key": witness_key},
+        headers={"X-API-Key": witness_key, "X-Actor": quote(WITNESSES[0])},
     )
     assert done.status_code == 200, done.text
     assert done.json()["status"] == "done", done.text

@@ -11,23 +11,18 @@ from typing import Any
 import consistent_sampler
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session, sessionmaker
 
-from app.draws import drand, templates
-from app.pools.demo_load import load_demo_pool
+from app.draws import beacon as drand
+from app.draws import templates
 from tests.factories import ceremony_time, log_kinds, reveal_dice
 
 DIGITS = "38274619283746529183"
 WITNESSES = ["王见证（市纪委监委派驻纪检监察组）", "李公证（衡阳市公证处）"]
-DICE = {"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}}
 
 
-@pytest.fixture
-def demo(client: TestClient, session_factory: sessionmaker[Session]) -> TestClient:
-    with session_factory() as session:
-        load_demo_pool(session)
-        session.commit()
-    return client
+def dice() -> dict[str, Any]:
+    """A freeze body announcing a dice ceremony for now."""
+    return {"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}}
 
 
 def _plan(client: TestClient, key: str) -> dict[str, Any]:
@@ -37,8 +32,8 @@ def _plan(client: TestClient, key: str) -> dict[str, Any]:
     return data
 
 
-def _freeze(client: TestClient, plan_id: int, body: dict[str, Any] = DICE) -> dict[str, Any]:
-    response = client.post(f"/api/v1/plans/{plan_id}/freeze", json=body)
+def _freeze(client: TestClient, plan_id: int, body: dict[str, Any] | None = None) -> dict[str, Any]:
+    response = client.post(f"/api/v1/plans/{plan_id}/freeze", json=body or dice())
     assert response.status_code == 201, response.text
     data: dict[str, Any] = response.json()
     return data
@@ -127,7 +122,7 @@ def test_infeasible_quota_is_refused_with_counts(demo: TestClient) -> None:
     }
     plan = demo.post("/api/v1/plans", json=body).json()
     size_before = demo.get("/api/v1/log/entries").json()["tree_size"]
-    response = demo.post(f"/api/v1/plans/{plan['id']}/freeze", json=DICE)
+    response = demo.post(f"/api/v1/plans/{plan['id']}/freeze", json=dice())
     assert response.status_code == 422
     problem = response.json()
     assert problem["code"] == "quota_infeasible"
@@ -166,7 +161,7 @@ def test_annulment_is_public_and_the_replacement_names_it(demo: TestClient) -> N
     frozen = _freeze(demo, plan["id"])
     _reveal(demo, frozen["public_id"])
     premature = demo.post(
-        f"/api/v1/plans/{plan['id']}/freeze", json=DICE | {"replaces": frozen["public_id"]}
+        f"/api/v1/plans/{plan['id']}/freeze", json=dice() | {"replaces": frozen["public_id"]}
     )
     assert premature.status_code == 409
     annulled = demo.post(
@@ -179,23 +174,34 @@ def test_annulment_is_public_and_the_replacement_names_it(demo: TestClient) -> N
     assert annulled.status_code == 200, annulled.text
     assert annulled.json()["status"] == "annulled"
     assert annulled.json()["result"] is not None  # the result stays readable
-    # the same frame again: refused as a quiet second try, accepted as the named replacement
-    quiet = demo.post(f"/api/v1/plans/{plan['id']}/freeze", json=DICE)
+    # the same plan again: refused as a quiet second try, accepted as the named replacement
+    quiet = demo.post(f"/api/v1/plans/{plan['id']}/freeze", json=dice())
     assert quiet.status_code == 409
-    assert quiet.json()["code"] == "frame_already_committed"
-    replacement = _freeze(demo, plan["id"], DICE | {"replaces": frozen["public_id"]})
+    assert quiet.json()["code"] == "plan_already_drawn"
+    assert frozen["public_id"] in quiet.json()["detail"]
+    # the same frame under a new plan of the same template: a second try as well
+    twin = _plan(demo, "2025-training")
+    copied = demo.post(f"/api/v1/plans/{twin['id']}/freeze", json=dice())
+    assert copied.status_code == 409
+    assert copied.json()["code"] == "frame_already_committed"
+    replacement = _freeze(demo, plan["id"], dice() | {"replaces": frozen["public_id"]})
     assert replacement["replaces"] == frozen["public_id"]
     assert log_kinds(demo, frozen["public_id"]) == ["commitment", "seed", "result", "annulment"]
     index = replacement["log_entries"][0]
     entry = demo.get(f"/api/v1/log/entries/{index}").json()["entry"]
     assert entry["replaces"] == frozen["public_id"]
-    # a second, different frame may not replace it too while the first replacement lives
+    # another plan may not take over the annulled draw
     other = _plan(demo, "2024-hazchem")
     second = demo.post(
-        f"/api/v1/plans/{other['id']}/freeze", json=DICE | {"replaces": frozen["public_id"]}
+        f"/api/v1/plans/{other['id']}/freeze", json=dice() | {"replaces": frozen["public_id"]}
     )
-    assert second.status_code == 409 and second.json()["code"] == "already_replaced"
-    assert replacement["public_id"] in second.json()["detail"]
+    assert second.status_code == 409 and second.json()["code"] == "replaces_other_plan"
+    # nor may the plan replace it twice: the chain's head is now the replacement
+    twice = demo.post(
+        f"/api/v1/plans/{plan['id']}/freeze", json=dice() | {"replaces": frozen["public_id"]}
+    )
+    assert twice.status_code == 409 and twice.json()["code"] == "replaces_not_latest"
+    assert replacement["public_id"] in twice.json()["detail"]
 
 
 def test_fairness_gives_exact_probabilities(demo: TestClient) -> None:
@@ -223,13 +229,23 @@ def test_drand_seed_from_a_recorded_beacon(
 ) -> None:
     # Freeze "two minutes before" the recorded round, so that it is the round announced.
     due = datetime.fromtimestamp(drand.QUICKNET_GENESIS + (RECORDED_ROUND - 1) * 3, UTC)
-    monkeypatch.setattr("app.draws.service.utcnow", lambda: due - timedelta(seconds=120))
+    monkeypatch.setattr("app.draws.ceremony.utcnow", lambda: due - timedelta(seconds=120))
     frozen = _freeze(
         demo,
         _plan(demo, "2025-training")["id"],
         {"seed": {"source": "drand", "delay_seconds": 120}},
     )
     assert frozen["announcement"]["round"] == RECORDED_ROUND
+    early = demo.post(
+        f"/api/v1/draws/{frozen['public_id']}/seed",
+        json={
+            "round": RECORDED_ROUND,
+            "randomness": RECORDED_RANDOMNESS,
+            "signature": RECORDED_SIGNATURE,
+        },
+    )
+    assert early.status_code == 409 and early.json()["code"] == "beacon_not_yet"
+    monkeypatch.setattr("app.draws.ceremony.utcnow", lambda: due + timedelta(seconds=5))
     forged = demo.post(
         f"/api/v1/draws/{frozen['public_id']}/seed",
         json={"round": RECORDED_ROUND, "randomness": "0" * 64, "signature": RECORDED_SIGNATURE},

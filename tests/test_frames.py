@@ -11,7 +11,11 @@ from fastapi.testclient import TestClient
 from tests.factories import ceremony_time, create_enterprise, create_inspector, reveal_dice, uscc
 
 WITNESSES = ["王见证（纪检监察组）", "李公证（公证处）"]
-DICE = {"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}}
+
+
+def dice() -> dict[str, Any]:
+    """A freeze body announcing a dice ceremony for now."""
+    return {"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}}
 
 
 def _stations(client: TestClient, n: int, **overrides: Any) -> list[dict[str, Any]]:
@@ -39,7 +43,7 @@ def _plan(client: TestClient, stratum: dict[str, Any], **spec: Any) -> int:
 
 
 def _freeze(client: TestClient, plan_id: int) -> Any:
-    return client.post(f"/api/v1/plans/{plan_id}/freeze", json=DICE)
+    return client.post(f"/api/v1/plans/{plan_id}/freeze", json=dice())
 
 
 def _inspect(client: TestClient, code: str, day: str) -> None:

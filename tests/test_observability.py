@@ -5,7 +5,6 @@ liveness and readiness."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.draws import service
-from app.draws.schemas import DiceAnnouncement
 from app.draws.templates import TEMPLATES
 from app.ledger import store
 from app.main import create_app
 from app.migrate import upgrade
 from app.pools.demo_load import load_demo_pool
 from app.pools.models import ImportBatch
+from tests.factories import freeze_with_dice
 
 PUBLIC = {"X-API-Key": ""}  # probes and scrapers call without a key
 LOG_ROUTE = "/api/v1/log/entries/{index}"
@@ -162,11 +161,9 @@ def test_metrics_read_business_figures_from_the_database(
         plan = service.create_plan(
             session, data=TEMPLATES["2025-hazchem"], actor="测试", template_key="2025-hazchem"
         )
-        announcement = DiceAnnouncement(
-            ceremony_at=datetime.now(UTC) + timedelta(hours=1),
-            witnesses=["王见证（市纪委监委派驻纪检监察组）", "李公证（衡阳市公证处）"],
+        freeze_with_dice(
+            session, plan, ["王见证（市纪委监委派驻纪检监察组）", "李公证（衡阳市公证处）"]
         )
-        service.freeze(session, plan=plan, announcement=announcement, actor="测试")
         session.commit()
         log_size = store.size(session)
 

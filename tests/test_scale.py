@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from app.db import make_engine, make_sessionmaker
 from app.draws import service
-from app.draws.schemas import DiceAnnouncement, DiceReveal, PlanCreate
+from app.draws.schemas import PlanCreate
 from app.pools.demo_load import load_scaled_pool
+from tests.factories import freeze_with_dice, reveal_at_console
 
 # PostgreSQL's protocol carries at most 65,535 bound parameters per statement.
 BEYOND_BIND_LIMIT = 80_000
@@ -43,18 +43,15 @@ def test_a_frame_of_more_units_than_bind_parameters_is_drawn(pg_db_url: str) -> 
             },
         }
     )
-    ceremony = datetime.now(UTC) + timedelta(hours=1)
     with factory() as session:
         created = service.create_plan(session, data=plan, actor="测试")
-        announcement = DiceAnnouncement(ceremony_at=ceremony, witnesses=WITNESSES)
-        draw = service.freeze(session, plan=created, announcement=announcement, actor="测试")
+        draw = freeze_with_dice(session, created, WITNESSES)
         public_id = draw.public_id
         session.commit()
     frame = json.loads(draw.frame_jcs)
     assert len(frame["strata"][0]["units"]) > 65_535
     with factory() as session:
-        reveal = DiceReveal(digits="57721566490153286060", witnesses=WITNESSES)
-        done = service.reveal_dice(session, public_id=public_id, reveal=reveal, actor="测试")
+        done = reveal_at_console(session, public_id, "57721566490153286060", WITNESSES)
         session.commit()
         assert done.status == "done"
         result = json.loads(done.result_jcs or "{}")

@@ -46,12 +46,15 @@ class Draw(Base):
     frame_jcs: Mapped[str] = mapped_column(Text)  # the exact committed bytes, as UTF-8
     frame_hash: Mapped[str] = mapped_column(String(64), index=True)
     provenance: Mapped[dict[str, Any]] = mapped_column(JSON)
-    seed_source: Mapped[str] = mapped_column(String(8))
+    seed_source: Mapped[str] = mapped_column(String(16))
     announcement: Mapped[dict[str, Any]] = mapped_column(JSON)
     seed: Mapped[str | None] = mapped_column(Text)
     seed_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The operator's dice entry (a hash of the digits) awaiting a witness's confirmation.
     seed_entry: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The confirmed digits, who entered and confirmed them, and when; for
+    # dice+drand logged (a `dice` entry) before the announced round's beacon.
+    dice: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     result_jcs: Mapped[str | None] = mapped_column(Text)
     result_hash: Mapped[str | None] = mapped_column(String(64))
     failure: Mapped[dict[str, Any] | None] = mapped_column(JSON)

@@ -7,6 +7,7 @@ history, so later draws see the enterprise as inspected that month.
 from __future__ import annotations
 
 import json
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,13 +15,14 @@ from sqlalchemy.orm import Session
 from app import reference as ref
 from app.draws.models import Draw, Outcome
 from app.draws.schemas import OutcomeCreate, OutcomeOut
-from app.draws.service import DrawStateError, rfc3339
+from app.draws.service import DrawStateError, lock_draw
+from app.draws.status import DrawStatus
 from app.errors import Conflict, InvalidInput, NotFound
 from app.history import record_change
 from app.ledger import store as ledger
 from app.pools.models import Inspection
 from app.pools.service import enterprise_by_uscc
-from app.types import utcnow
+from app.types import BEIJING, rfc3339, utcnow
 
 OUTCOME_LABELS = {t.code: t.label for t in ref.OUTCOMES}
 
@@ -67,14 +69,29 @@ def outcomes_of(session: Session, draw: Draw, *, published_only: bool) -> list[O
     return list(session.scalars(stmt))
 
 
-def record(session: Session, *, draw: Draw, data: OutcomeCreate, actor: str) -> Outcome:
+def _check_inspection_date(draw: Draw, inspected_on: date) -> None:
+    """An inspection of a drawn enterprise took place between the draw and today (Beijing)."""
+    assert draw.seeded_at is not None
+    drawn_on = draw.seeded_at.astimezone(BEIJING).date()
+    today = utcnow().astimezone(BEIJING).date()
+    if not drawn_on <= inspected_on <= today:
+        raise InvalidInput(
+            f"检查日期 {inspected_on} 须在抽查 {draw.public_id} 产生结果之日（{drawn_on}）"
+            f"与今天（{today}，北京时间）之间",
+            code="inspected_on_out_of_range",
+        )
+
+
+def record(session: Session, *, public_id: str, data: OutcomeCreate, actor: str) -> Outcome:
     """Record (or correct, while unpublished) the outcome for one drawn enterprise."""
-    if draw.status != "done":
+    draw = lock_draw(session, public_id)
+    if draw.status != DrawStatus.DONE:
         raise DrawStateError(f"抽查 {draw.public_id} 状态为 {draw.status}，没有可登记结果的企业")
     units = drawn_units(draw)
     code = data.uscc.upper()
     if code not in units:
         raise InvalidInput(f"企业 {code} 不在抽查 {draw.public_id} 的抽中名单中", code="not_drawn")
+    _check_inspection_date(draw, data.inspected_on)
     outcome = session.scalars(
         select(Outcome).where(Outcome.draw_id == draw.id, Outcome.uscc == code)
     ).one_or_none()
@@ -106,15 +123,13 @@ def record(session: Session, *, draw: Draw, data: OutcomeCreate, actor: str) -> 
         },
     )
     if data.publish:
-        publish(session, draw=draw, uscc=code, actor=actor)
+        publish(session, public_id=public_id, uscc=code, actor=actor)
     return outcome
 
 
-def publish(session: Session, *, draw: Draw, uscc: str, actor: str) -> Outcome:
-    """Make one outcome public: an `inspection` entry of the log, and the history.
-
-    The caller holds the draw's lock (service.lock_draw), hence the log head's.
-    """
+def publish(session: Session, *, public_id: str, uscc: str, actor: str) -> Outcome:
+    """Make one outcome public: an `inspection` entry of the log, and the history."""
+    draw = lock_draw(session, public_id)
     outcome = session.scalars(
         select(Outcome).where(Outcome.draw_id == draw.id, Outcome.uscc == uscc.upper())
     ).one_or_none()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, status
@@ -12,13 +13,15 @@ from sqlalchemy import select
 from app import algorithm
 from app.access.policy import OPERATE, PUBLIC, STAFF_READ, WITNESS, allow
 from app.db import SessionDep
-from app.deps import ActorDep
-from app.draws import outcomes, service, templates
+from app.deps import ActorDep, PersonDep
+from app.draws import ceremony, outcomes, service, templates
+from app.draws.beacon import Beacon
+from app.draws.bundle import draw_bundle as build_bundle
+from app.draws.bundle import replacement_of
 from app.draws.models import Draw, Plan
 from app.draws.schemas import (
     Annul,
     DiceReveal,
-    DrandReveal,
     DrawOut,
     FreezeRequest,
     OutcomeCreate,
@@ -26,8 +29,11 @@ from app.draws.schemas import (
     PlanCreate,
     PlanOut,
     PlanUpdate,
+    Reschedule,
     SeedConfirmation,
+    Withdrawal,
 )
+from app.draws.sources import source_named
 from app.errors import PROBLEM_RESPONSES, InvalidInput, NotFound
 from app.idempotency import IDEMPOTENT
 from app.ledger import store as ledger
@@ -74,11 +80,13 @@ def draw_out(session: SessionDep, draw: Draw) -> DrawOut:
         seed=draw.seed,
         seed_detail=draw.seed_detail,
         awaiting_witness=draw.seed is None and draw.seed_entry is not None,
+        awaiting_beacon=draw.seed is None and draw.dice is not None,
         result=json.loads(draw.result_jcs) if draw.result_jcs else None,
         result_hash=draw.result_hash,
         failure=draw.failure,
         annulment=draw.annulment,
         replaces=replaces.public_id if replaces else None,
+        replaced_by=replacement_of(session, draw),
         frozen_by=draw.frozen_by,
         frozen_at=draw.frozen_at,
         seeded_at=draw.seeded_at,
@@ -243,14 +251,10 @@ def preview_plan(session: SessionDep, plan_id: RecordId) -> dict[str, Any]:
     summary="冻结：按当前名录生成抽查框架，公开其哈希（在任何种子产生之前）",
 )
 def freeze_plan(
-    request: Request, session: SessionDep, actor: ActorDep, plan_id: RecordId, body: FreezeRequest
+    session: SessionDep, actor: ActorDep, plan_id: RecordId, body: FreezeRequest
 ) -> DrawOut:
     plan = service.get_plan(session, plan_id)
-    draw = service.freeze(
-        session, plan=plan, announcement=body.seed, actor=actor, replaces=body.replaces
-    )
-    ledger.sign_checkpoint(session, request.app.state.signer)
-    return draw_out(session, draw)
+    return draw_out(session, ceremony.freeze(session, plan=plan, request=body, actor=actor))
 
 
 # -- draws ---------------------------------------------------------------------
@@ -290,30 +294,65 @@ def read_draw(session: SessionDep, public_id: str) -> DrawOut:
     return draw_out(session, service.get_draw(session, public_id))
 
 
+def _window(request: Request) -> timedelta:
+    window: timedelta = request.app.state.settings.ceremony_window
+    return window
+
+
+@router.post(
+    "/draws/{public_id}/reschedule",
+    dependencies=[allow(OPERATE), IDEMPOTENT],
+    tags=["draws"],
+    summary="改期：在公告的摇号时间之前公开改期（记入公开日志）",
+)
+def reschedule(session: SessionDep, actor: ActorDep, public_id: str, body: Reschedule) -> DrawOut:
+    return draw_out(
+        session, ceremony.reschedule(session, public_id=public_id, data=body, actor=actor)
+    )
+
+
 @router.post(
     "/draws/{public_id}/seed",
     dependencies=[allow(OPERATE), IDEMPOTENT],
     tags=["draws"],
-    summary="揭晓种子：经办人员录入骰子点数（待见证人确认），或取 drand 信标并计算结果",
+    summary=(
+        "揭晓种子：经办人员在公告的摇号时间内录入骰子点数（待见证人确认），"
+        "或在约定轮次发布后取 drand 信标（dice+drand 须先确认点数）并计算结果"
+    ),
 )
 def reveal_seed(
     request: Request,
     session: SessionDep,
     actor: ActorDep,
     public_id: str,
-    body: Annotated[DiceReveal | DrandReveal | None, Body()] = None,
+    body: Annotated[DiceReveal | Beacon | None, Body()] = None,
 ) -> DrawOut:
+    if isinstance(body, DiceReveal):
+        draw = ceremony.enter_digits(
+            session, public_id=public_id, reveal=body, actor=actor, window=_window(request)
+        )
+        return draw_out(session, draw)
     draw = service.get_draw(session, public_id)
-    if draw.seed_source == "dice":
-        if not isinstance(body, DiceReveal):
-            raise InvalidInput(
-                "现场摇号须提交 digits（骰子点数，至少 20 位）和 witnesses（见证人）"
-            )
-        draw = service.enter_dice_digits(session, public_id=public_id, reveal=body, actor=actor)
-    else:
-        beacon = body if isinstance(body, DrandReveal) else None
-        draw = service.reveal_drand(session, public_id=public_id, beacon=beacon, actor=actor)
-    ledger.sign_checkpoint(session, request.app.state.signer)
+    source = source_named(draw.seed_source)
+    if not source.uses_beacon:
+        raise InvalidInput(
+            "现场摇号须提交 digits（骰子点数，至少 20 位）和 witnesses（在场的公告见证人）"
+        )
+    beacon = body if isinstance(body, Beacon) else None
+    draw = ceremony.take_beacon(session, public_id=public_id, beacon=beacon, actor=actor)
+    return draw_out(session, draw)
+
+
+@router.post(
+    "/draws/{public_id}/seed/withdraw",
+    dependencies=[allow(OPERATE), IDEMPOTENT],
+    tags=["draws"],
+    summary="撤回录入：见证人确认前，经办人员撤回录入有误的骰子点数（写明理由，记入经办历史并公开计数）",
+)
+def withdraw_seed(
+    session: SessionDep, actor: ActorDep, public_id: str, body: Withdrawal
+) -> DrawOut:
+    draw = ceremony.withdraw_digits(session, public_id=public_id, data=body, actor=actor)
     return draw_out(session, draw)
 
 
@@ -321,13 +360,21 @@ def reveal_seed(
     "/draws/{public_id}/seed/confirm",
     dependencies=[allow(WITNESS), IDEMPOTENT],
     tags=["draws"],
-    summary="见证人确认：再次录入骰子点数，与经办人员录入一致时产生种子并计算结果",
+    summary=(
+        "见证人确认：公告并在场的见证人（X-Actor 写明本人姓名）再次录入骰子点数，"
+        "一致时确定点数（dice 随即产生种子并计算结果；dice+drand 记入日志，待 drand 轮次）"
+    ),
 )
 def confirm_seed(
-    request: Request, session: SessionDep, actor: ActorDep, public_id: str, body: SeedConfirmation
+    request: Request,
+    session: SessionDep,
+    person: PersonDep,
+    public_id: str,
+    body: SeedConfirmation,
 ) -> DrawOut:
-    draw = service.confirm_dice_digits(session, public_id=public_id, confirmation=body, actor=actor)
-    ledger.sign_checkpoint(session, request.app.state.signer)
+    draw = ceremony.confirm_digits(
+        session, public_id=public_id, confirmation=body, person=person, window=_window(request)
+    )
     return draw_out(session, draw)
 
 
@@ -337,12 +384,8 @@ def confirm_seed(
     tags=["draws"],
     summary="撤销抽查（公开、记入日志，不删除）",
 )
-def annul_draw(
-    request: Request, session: SessionDep, actor: ActorDep, public_id: str, body: Annul
-) -> DrawOut:
-    draw = service.annul(session, public_id=public_id, data=body, actor=actor)
-    ledger.sign_checkpoint(session, request.app.state.signer)
-    return draw_out(session, draw)
+def annul_draw(session: SessionDep, actor: ActorDep, public_id: str, body: Annul) -> DrawOut:
+    return draw_out(session, ceremony.annul(session, public_id=public_id, data=body, actor=actor))
 
 
 @router.get(
@@ -353,7 +396,7 @@ def annul_draw(
 )
 def draw_bundle(request: Request, session: SessionDep, public_id: str) -> dict[str, Any]:
     draw = service.get_draw(session, public_id)
-    return ledger.bundle(session, draw, request.app.state.signer)
+    return build_bundle(session, draw, request.app.state.signer)
 
 
 @router.get(
@@ -412,13 +455,10 @@ def list_outcomes(session: SessionDep, public_id: str) -> list[OutcomeOut]:
     summary="检查结果：登记（公开前可修改；publish=true 时同时公开）",
 )
 def record_outcome(
-    request: Request, session: SessionDep, actor: ActorDep, public_id: str, body: OutcomeCreate
+    session: SessionDep, actor: ActorDep, public_id: str, body: OutcomeCreate
 ) -> OutcomeOut:
-    draw = service.lock_draw(session, public_id)
-    outcome = outcomes.record(session, draw=draw, data=body, actor=actor)
-    if outcome.published_at is not None:
-        ledger.sign_checkpoint(session, request.app.state.signer)
-    return outcomes.outcome_out(draw, outcome)
+    outcome = outcomes.record(session, public_id=public_id, data=body, actor=actor)
+    return outcomes.outcome_out(service.get_draw(session, public_id), outcome)
 
 
 @router.post(
@@ -427,10 +467,6 @@ def record_outcome(
     tags=["outcomes"],
     summary="检查结果：公开（记入公开日志，此后不可修改）",
 )
-def publish_outcome(
-    request: Request, session: SessionDep, actor: ActorDep, public_id: str, uscc: str
-) -> OutcomeOut:
-    draw = service.lock_draw(session, public_id)
-    outcome = outcomes.publish(session, draw=draw, uscc=uscc, actor=actor)
-    ledger.sign_checkpoint(session, request.app.state.signer)
-    return outcomes.outcome_out(draw, outcome)
+def publish_outcome(session: SessionDep, actor: ActorDep, public_id: str, uscc: str) -> OutcomeOut:
+    outcome = outcomes.publish(session, public_id=public_id, uscc=uscc, actor=actor)
+    return outcomes.outcome_out(service.get_draw(session, public_id), outcome)

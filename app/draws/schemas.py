@@ -14,6 +14,12 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from app import reference as ref
+from app.draws.beacon import Beacon
+from app.draws.sources.ceremony_time import CeremonyAt, Witnesses
+from app.draws.sources.dice import DiceAnnouncement
+from app.draws.sources.dice_drand import DiceDrandAnnouncement
+from app.draws.sources.drand import DrandAnnouncement
+from app.draws.status import DrawStatus
 from app.pools.schemas import CountyCode, Sectors, Text
 
 _STRATUM_ID = r"^[a-z0-9_-]{1,64}$"
@@ -247,43 +253,32 @@ class PlanOut(BaseModel):
     draws: list[str] = Field(description="该计划的抽查编号")
 
 
-class DiceAnnouncement(BaseModel):
-    """A public dice ceremony: when, and who witnesses it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    source: Literal["dice"] = "dice"
-    ceremony_at: datetime = Field(description="摇号仪式时间（带时区）")
-    witnesses: list[Annotated[Text, Field(min_length=2, max_length=50)]] = Field(
-        min_length=2, max_length=20, description="见证人姓名及身份"
-    )
-
-
-class DrandAnnouncement(BaseModel):
-    """A future drand quicknet round, fixed now, fetched after its time."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    source: Literal["drand"] = "drand"
-    delay_seconds: int = Field(default=120, ge=30, le=7 * 24 * 3600, description="冻结后多久的轮次")
-
-
 class FreezeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    seed: DiceAnnouncement | DrandAnnouncement = Field(discriminator="source")
-    replaces: str | None = Field(default=None, description="被替代（已撤销）的抽查编号")
+    seed: DiceAnnouncement | DrandAnnouncement | DiceDrandAnnouncement = Field(
+        discriminator="source",
+        description=(
+            "随机种子来源：dice 现场摇号；drand 公共随机信标；"
+            "dice+drand 现场摇号再加其后一轮 drand 信标（推荐：任何一方乃至在场各方合谋都无法左右结果）"
+        ),
+    )
+    replaces: str | None = Field(
+        default=None,
+        description="被替代的抽查编号：计划已有抽查时必填，须为该计划最近一次、已撤销或失败的抽查",
+    )
+
+
+_DIGITS = r"^[0-9]{20,200}$"
 
 
 class DiceReveal(BaseModel):
-    """The digits read out at the ceremony, and who confirms them."""
+    """The digits read out at the ceremony, and which announced witnesses are present."""
 
     model_config = ConfigDict(extra="forbid")
 
-    digits: str = Field(pattern=r"^[0-9]{20,200}$", description="按顺序连接的骰子点数，至少 20 位")
-    witnesses: list[Annotated[Text, Field(min_length=2, max_length=50)]] = Field(
-        min_length=2, max_length=20, description="在场确认的见证人"
-    )
+    digits: str = Field(pattern=_DIGITS, description="按顺序连接的骰子点数，至少 20 位")
+    witnesses: Witnesses
 
 
 class SeedConfirmation(BaseModel):
@@ -291,19 +286,27 @@ class SeedConfirmation(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    digits: str = Field(
-        pattern=r"^[0-9]{20,200}$", description="见证人按现场记录再次录入的骰子点数"
-    )
+    digits: str = Field(pattern=_DIGITS, description="见证人按现场记录再次录入的骰子点数")
 
 
-class DrandReveal(BaseModel):
-    """The beacon of the announced round (fetched by the service or supplied)."""
+class Withdrawal(BaseModel):
+    """The operator takes back an entry of digits not yet confirmed."""
 
     model_config = ConfigDict(extra="forbid")
 
-    round: int = Field(ge=1)
-    randomness: str = Field(pattern=r"^[0-9a-f]{64}$")
-    signature: str = Field(pattern=r"^[0-9a-f]{96}$")
+    reason: Text = Field(min_length=4, max_length=500, description="撤回理由（记入经办历史）")
+
+
+class Reschedule(BaseModel):
+    """A public postponement of the announced ceremony, made before its time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ceremony_at: CeremonyAt
+    reason: Text = Field(min_length=4, max_length=500, description="改期理由（公开）")
+
+
+DrandReveal = Beacon
 
 
 class Annul(BaseModel):
@@ -317,7 +320,9 @@ class DrawOut(BaseModel):
     public_id: str
     plan_id: int
     title: str
-    status: str = Field(description="frozen 已冻结 / done 已出结果 / failed 失败 / annulled 已撤销")
+    status: DrawStatus = Field(
+        description="frozen 已冻结 / done 已出结果 / failed 失败 / annulled 已撤销"
+    )
     frame_hash: str
     seed_source: str
     announcement: dict[str, Any]
@@ -327,6 +332,10 @@ class DrawOut(BaseModel):
     awaiting_witness: bool = Field(
         description="骰子点数已由经办人员录入，待见证人再次录入确认后产生种子"
     )
+    awaiting_beacon: bool = Field(
+        description="dice+drand：骰子点数已确认并记入日志，待约定的 drand 轮次发布后产生种子"
+    )
+    replaced_by: str | None = Field(description="替代本抽查的抽查编号")
     result: dict[str, Any] | None
     result_hash: str | None
     failure: dict[str, Any] | None

@@ -10,13 +10,12 @@ proofs read O(log n) stored hashes and never rehash the log.
 from __future__ import annotations
 
 import base64
-import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import rfc8785
-from sqlalchemy import and_, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, event, insert, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import DomainError, InvalidInput, NotFound
 from app.ledger import merkle
@@ -153,6 +152,47 @@ def sign_checkpoint(session: Session, signer: Signer) -> Checkpoint:
     return checkpoint
 
 
+def current_checkpoint(
+    session: Session, signer: Signer, *, covering: int | None = None
+) -> Checkpoint:
+    """The latest signed checkpoint if it covers the log (or entry `covering`), else a new one.
+
+    Every ceremony step has its checkpoint signed after it commits
+    (`sign_after_commit`); signing here covers a process that stopped in between.
+    """
+    latest = latest_checkpoint(session)
+    wanted = size(session) if covering is None else covering + 1
+    if latest is None or latest.size < wanted:
+        return sign_checkpoint(session, signer)
+    return latest
+
+
+def sign_after_commit(
+    factory: sessionmaker[Session], signer: Signer, *, then: Callable[[], None] | None = None
+) -> None:
+    """Sign a checkpoint after every commit of `factory`'s sessions that appended to the log.
+
+    The one place where checkpoints of ceremony steps are signed: the step's
+    entries commit first, then the checkpoint is signed in its own transaction,
+    and `then` runs (for example, to tell the public pages the log grew).
+    """
+
+    def sign(session: Session) -> None:
+        if not session.info.pop(LOG_APPENDED, False):
+            return
+        with factory() as fresh:
+            sign_checkpoint(fresh, signer)
+            fresh.commit()
+        if then is not None:
+            then()
+
+    def forget(session: Session) -> None:
+        session.info.pop(LOG_APPENDED, None)
+
+    event.listen(factory, "after_commit", sign)
+    event.listen(factory, "after_rollback", forget)
+
+
 def entry(session: Session, index: int) -> LogEntry:
     """The entry at `index`."""
     found = session.get(LogEntry, index)
@@ -173,46 +213,3 @@ def entries_of_draw(session: Session, public_id: str) -> list[int]:
 def b64(data: bytes) -> str:
     """Standard base64, as checkpoints and proofs are published."""
     return base64.b64encode(data).decode()
-
-
-def bundle(session: Session, draw: Any, signer: Signer) -> dict[str, Any]:
-    """Everything anyone needs to re-run and verify one draw."""
-    checkpoint = latest_checkpoint(session)
-    if checkpoint is None or checkpoint.size < size(session):
-        checkpoint = sign_checkpoint(session, signer)
-    entries = []
-    for index in entries_of_draw(session, draw.public_id):
-        if index >= checkpoint.size:
-            continue
-        row = entry(session, index)
-        entries.append(
-            {
-                "index": index,
-                "entry": json.loads(row.body),
-                "entry_b64": b64(row.body),
-                "inclusion_proof": [
-                    b64(h) for h in inclusion_proof(session, index, checkpoint.size)
-                ],
-            }
-        )
-    return {
-        "format": "shuangsui-bundle/1",
-        "draw": draw.public_id,
-        "frame": json.loads(draw.frame_jcs),
-        "frame_hash": draw.frame_hash,
-        "seed": draw.seed,
-        "result": json.loads(draw.result_jcs) if draw.result_jcs else None,
-        "result_hash": draw.result_hash,
-        "failure": draw.failure,
-        "status": draw.status,
-        "seed_detail": draw.seed_detail,
-        "announcement": draw.announcement,
-        "log": {
-            "origin": signer.name,
-            "verifier_key": signer.verifier_key,
-            "checkpoint": checkpoint.note,
-            "tree_size": checkpoint.size,
-            "root_hash": b64(checkpoint.root_hash),
-            "entries": entries,
-        },
-    }

@@ -35,14 +35,13 @@ KIND_LABELS = {
     "failure": "失败",
     "annulment": "撤销",
     "inspection": "检查结果",
+    "reschedule": "改期",
+    "dice": "骰子点数（待 drand 轮次）",
 }
 
 
 def _checkpoint(request: Request, session: SessionDep) -> str:
-    latest = store.latest_checkpoint(session)
-    if latest is None or latest.size != store.size(session):
-        latest = store.sign_checkpoint(session, request.app.state.signer)
-    return latest.note
+    return store.current_checkpoint(session, request.app.state.signer).note
 
 
 @router.get("/", dependencies=[allow(PUBLIC)])

@@ -15,8 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
 
 from app import reference as ref
+from app.draws import ceremony
 from app.draws.frames import month_bounds
 from app.draws.models import Draw, Outcome
+from app.draws.sources import source_named
 from app.pools.models import Enterprise, Inspector
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -107,12 +109,20 @@ def draw_list(session: Session) -> list[dict[str, Any]]:
 
 
 def _seed_source(draw: Draw) -> str:
-    announced = draw.announcement
-    if announced["source"] == "dice":
-        when = local_time(datetime.fromisoformat(announced["ceremony_at"].replace("Z", "+00:00")))
-        return f"现场摇号（{when}），见证人：{'、'.join(announced['witnesses'])}"
-    round_time = datetime.fromisoformat(announced["round_time"].replace("Z", "+00:00"))
-    return f"drand quicknet 公共随机信标第 {announced['round']} 轮（{local_time(round_time)} 发布）"
+    return source_named(draw.seed_source).describe(draw.announcement)
+
+
+def _ceremony(session: Session, draw: Draw) -> str | None:
+    """How the ceremony went, as its history and the log show it."""
+    if not source_named(draw.seed_source).uses_dice:
+        return None
+    counts = ceremony.entry_counts(session, draw)
+    parts = [f"骰子点数录入 {counts['entries']} 次，撤回 {counts['withdrawals']} 次"]
+    if draw.dice is not None:
+        parts.append(f"由见证人 {draw.dice['confirmed_person']} 确认")
+    elif draw.status == "frozen":
+        parts.append("尚待见证人确认")
+    return "，".join(parts)
 
 
 def draw_detail(session: Session, draw: Draw) -> dict[str, Any]:
@@ -190,6 +200,7 @@ def draw_detail(session: Session, draw: Draw) -> dict[str, Any]:
         "planned_month": plan["planned_month"],
         "frame_hash": draw.frame_hash,
         "seed_source": _seed_source(draw),
+        "ceremony": _ceremony(session, draw),
         "seed": draw.seed,
         "seeded_at": local_time(draw.seeded_at),
         "result_hash": draw.result_hash,

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import drand_verify
 import httpx
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.draws.schemas import DrandReveal
 from app.errors import DomainError, InvalidInput
 
 QUICKNET_CHAIN_HASH = "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971"
@@ -34,6 +34,16 @@ class BeaconNotYet(DomainError):
     title = "约定的 drand 轮次尚未到来"
 
 
+class Beacon(BaseModel):
+    """One quicknet round as drand publishes it (fetched by the service or supplied)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    round: int = Field(ge=1, le=2**53)
+    randomness: str = Field(pattern=r"^[0-9a-f]{64}$")
+    signature: str = Field(pattern=r"^[0-9a-f]{96}$")
+
+
 def round_time(round_: int) -> datetime:
     """When a quicknet round is published."""
     return datetime.fromtimestamp(QUICKNET_GENESIS + (round_ - 1) * QUICKNET_PERIOD, UTC)
@@ -46,7 +56,7 @@ def round_after(moment: datetime, delay_seconds: int) -> int:
     return max(1, -(-elapsed // QUICKNET_PERIOD) + 1)
 
 
-def verify(beacon: DrandReveal) -> None:
+def verify(beacon: Beacon) -> None:
     """Raise unless the signature is the quicknet network's for this round and value."""
     try:
         randomness = drand_verify.verify_quicknet(beacon.round, beacon.signature)
@@ -59,12 +69,8 @@ def verify(beacon: DrandReveal) -> None:
         raise InvalidInput(f"drand 第 {beacon.round} 轮的随机数与签名不符", code="beacon_invalid")
 
 
-def fetch(round_: int, *, now: datetime | None = None) -> DrandReveal:
+def fetch(round_: int) -> Beacon:
     """Fetch a published round from the public relays."""
-    now = now or datetime.now(UTC)
-    due = round_time(round_)
-    if now < due:
-        raise BeaconNotYet(f"第 {round_} 轮将于 {due.isoformat()} 发布，请届时再揭晓")
     errors = []
     for relay in RELAYS:
         url = f"{relay}/{QUICKNET_CHAIN_HASH}/public/{round_}"
@@ -72,7 +78,7 @@ def fetch(round_: int, *, now: datetime | None = None) -> DrandReveal:
             response = httpx.get(url, timeout=10)
             response.raise_for_status()
             data = response.json()
-            return DrandReveal(
+            return Beacon(
                 round=int(data["round"]), randomness=data["randomness"], signature=data["signature"]
             )
         except (httpx.HTTPError, KeyError, ValueError) as exc:

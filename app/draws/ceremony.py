@@ -1,0 +1,633 @@
+"""The ceremony of one draw: freeze (commit) → dice and/or beacon → seed → result; annulment.
+
+Each step is one call here: it checks the step is allowed now, changes the
+draw, appends its public log entry and its history record, all in the caller's
+transaction, so everything happens or nothing does. The checkpoint covering the
+new entries is signed after the commit (app.ledger.store.sign_after_commit).
+Routers and the command line call these functions and nothing else.
+
+No draw is ever redone or edited, and a plan has one live draw at a time: a
+new draw of the same plan must name the previous one, annulled or failed, as
+the draw it replaces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app import algorithm
+from app.draws import beacon as quicknet
+from app.draws.beacon import Beacon
+from app.draws.frames import build_frame
+from app.draws.models import Draw, Plan
+from app.draws.schemas import (
+    Annul,
+    DiceReveal,
+    FreezeRequest,
+    Reschedule,
+    SeedConfirmation,
+    Withdrawal,
+)
+from app.draws.service import (
+    DrawStateError,
+    FrameRefused,
+    QuotaInfeasible,
+    draw_of_plan,
+    get_draw,
+    lock_draw,
+    next_public_id,
+    plan_snapshot,
+)
+from app.draws.sources import SeedSource, source_named
+from app.draws.sources.ceremony_time import announced_start, ceremony_start
+from app.draws.status import LIVE, DrawStatus
+from app.errors import Conflict, DomainError, InvalidInput
+from app.history import Person, record_change
+from app.ledger import store as ledger
+from app.types import beijing, parse_rfc3339, rfc3339, utcnow
+
+# How long after the announced start digits are accepted (a setting overrides it).
+DEFAULT_WINDOW = timedelta(hours=2)
+
+
+class OutsideWindow(DomainError):
+    status = 409
+    code = "outside_ceremony_window"
+    title = "不在公告的摇号时间内"
+
+
+class WitnessNotAnnounced(DomainError):
+    status = 403
+    code = "witness_not_announced"
+    title = "确认人不是公告的见证人"
+
+
+# -- freeze ----------------------------------------------------------------------
+
+_EXCLUSION_NAMES = {
+    "inspected_in_month": "当月已有检查",
+    "key_enforcement": "列入重点执法",
+    "key_enforcement_counties": "位于重点执法企业所在县市区",
+    "inspected_this_cycle": "本轮已检查",
+}
+
+
+def _infeasible_message(exc: algorithm.QuotaInfeasible, provenance: dict[str, Any]) -> str:
+    prov = next((p for p in provenance["strata"] if p["id"] == exc.stratum), None)
+    label = f"分层“{prov['label']}”（{exc.stratum}）" if prov else f"分层 {exc.stratum}"
+    if exc.what == "groups":
+        return f"{label}：计划抽取 {exc.asked} 个县市区，但只有 {exc.available} 个县市区有符合条件的企业"
+    where = f"{exc.group}：" if exc.group else ""
+    parts = [f"{label}{where}符合条件 {exc.available} 家，计划抽取 {exc.asked} 家"]
+    if prov:
+        parts.append(f"名录中匹配 {prov['matched']} 家")
+        removed = [f"{_EXCLUSION_NAMES.get(k, k)} {v} 家" for k, v in prov["excluded"].items()]
+        if removed:
+            parts.append("已排除：" + "，".join(removed))
+    return "；".join(parts) + "。请调整抽取数量或排除规则后再冻结。"
+
+
+def _check_frame(frame: dict[str, Any], provenance: dict[str, Any]) -> None:
+    try:
+        algorithm.check_frame(frame)
+    except algorithm.QuotaInfeasible as exc:
+        raise QuotaInfeasible(_infeasible_message(exc, provenance)) from exc
+    except algorithm.TeamIncomplete as exc:
+        raise FrameRefused(f"无法组成完整的检查组：{exc}", code="team_infeasible") from exc
+    except algorithm.FrameError as exc:
+        raise FrameRefused(f"抽查框架不合规：{exc}") from exc
+
+
+def _replaced_draw(session: Session, plan: Plan, replaces: str | None) -> Draw | None:
+    """The draw this freeze replaces: the plan's latest, annulled or failed, or none at all."""
+    latest = draw_of_plan(session, plan.id)
+    if latest is None:
+        if replaces is not None:
+            replaced = get_draw(session, replaces)
+            raise Conflict(
+                f"抽查 {replaces} 属于另一计划（编号 {replaced.plan_id}），不能替代为本计划的抽查",
+                code="replaces_other_plan",
+            )
+        return None
+    if replaces is None:
+        raise Conflict(
+            f"计划 {plan.id} 已有抽查 {latest.public_id}（{latest.status}）：一个计划同时只能有一次有效抽查；"
+            f"如须重新抽取，须先公开撤销 {latest.public_id}，再以“替代”方式（replaces）冻结",
+            code="plan_already_drawn",
+        )
+    if replaces != latest.public_id:
+        other = get_draw(session, replaces)
+        if other.plan_id != plan.id:
+            raise Conflict(
+                f"抽查 {replaces} 属于另一计划（编号 {other.plan_id}），不能替代为本计划的抽查",
+                code="replaces_other_plan",
+            )
+        raise Conflict(
+            f"计划 {plan.id} 最近一次抽查是 {latest.public_id}，替代时须指明它，而不是 {replaces}",
+            code="replaces_not_latest",
+        )
+    if latest.status in LIVE:
+        raise DrawStateError(
+            f"抽查 {replaces} 仍有效（{latest.status}），不能被替代；请先公开撤销",
+        )
+    return latest
+
+
+def freeze(session: Session, *, plan: Plan, request: FreezeRequest, actor: str) -> Draw:
+    """Build the frame from the directories now, check it, commit to it in the log."""
+    ledger.lock_head(session)  # two freezes of one plan queue here, and the second sees the first
+    replaced = _replaced_draw(session, plan, request.replaces)
+    frame, provenance = build_frame(session, plan)
+    _check_frame(frame, provenance)
+    frame_bytes = algorithm.jcs(frame)
+    frame_hash = algorithm.sha256_hex(frame_bytes)
+    # One frame, one live draw: the same frame again only as the public
+    # replacement of an annulled or failed draw, never as a quiet second try.
+    earlier = session.scalars(select(Draw).where(Draw.frame_hash == frame_hash)).all()
+    live = [d.public_id for d in earlier if d.status in LIVE]
+    if live or (earlier and replaced is None):
+        raise Conflict(
+            f"与已冻结的抽查 {'、'.join(live or [d.public_id for d in earlier])} 的框架完全相同；"
+            "同一框架只能抽一次，撤销后须以“替代”方式重新冻结",
+            code="frame_already_committed",
+        )
+    now = utcnow()
+    source = source_named(request.seed.source)
+    announced = source.announce(request.seed, now=now)
+    draw = Draw(
+        public_id=next_public_id(session, plan.year),
+        plan_id=plan.id,
+        plan_snapshot=plan_snapshot(plan),
+        status=DrawStatus.FROZEN,
+        frame_jcs=frame_bytes.decode(),
+        frame_hash=frame_hash,
+        provenance=provenance,
+        seed_source=source.name.value,
+        announcement=announced,
+        replaces_id=replaced.id if replaced else None,
+        frozen_by=actor,
+        frozen_at=now,
+    )
+    session.add(draw)
+    session.flush()
+    entry: dict[str, Any] = {
+        "kind": "commitment",
+        "at": rfc3339(now),
+        "draw": draw.public_id,
+        "frame_hash": frame_hash,
+        "plan": {
+            "title": plan.title,
+            "year": plan.year,
+            "quarter": plan.quarter,
+            "planned_month": plan.planned_month,
+        },
+        "seed_source": announced,
+    }
+    if replaced is not None:
+        entry["replaces"] = replaced.public_id
+    ledger.append(session, entry)
+    _record(session, draw, "freeze", actor, {"frame_hash": frame_hash, "seed_source": announced})
+    return draw
+
+
+def _record(session: Session, draw: Draw, action: str, actor: str, after: dict[str, Any]) -> None:
+    """One step of a draw's ceremony in its history: who did what, when."""
+    record_change(
+        session,
+        entity="draw",
+        entity_id=draw.id,
+        action=action,
+        actor=actor,
+        before=None,
+        after=after,
+    )
+
+
+# -- the announced ceremony -----------------------------------------------------
+
+
+def _ceremony_source(draw: Draw) -> SeedSource:
+    source = source_named(draw.seed_source)
+    if not source.uses_dice:
+        raise DrawStateError(
+            f"抽查 {draw.public_id} 约定使用 drand 随机信标，没有现场摇号，不能录入骰子点数",
+            code="no_dice_ceremony",
+        )
+    return source
+
+
+def digits_window(draw: Draw, window: timedelta) -> tuple[datetime, datetime]:
+    """When digits may be entered: from the announced start for `window`, and for
+    dice+drand never from the announced round's time on."""
+    start = announced_start(draw.announcement)
+    end = start + window
+    if "round_time" in draw.announcement:
+        end = min(end, parse_rfc3339(str(draw.announcement["round_time"])))
+    return start, end
+
+
+def _require_window(draw: Draw, window: timedelta, now: datetime) -> None:
+    start, end = digits_window(draw, window)
+    if start <= now < end:
+        return
+    when = "尚未开始" if now < start else "已经结束"
+    raise OutsideWindow(
+        f"抽查 {draw.public_id} 公告的摇号时间为 {beijing(start)} 至 {beijing(end)}，现在{when}，"
+        "不接受骰子点数；如须改期，须在公告时间之前公开改期（reschedule），"
+        "已过时间的须公开撤销后以替代方式重新冻结",
+    )
+
+
+def reschedule(session: Session, *, public_id: str, data: Reschedule, actor: str) -> Draw:
+    """Postpone the announced ceremony, in public, before its announced time."""
+    draw = lock_draw(session, public_id)
+    source = _ceremony_source(draw)
+    _require_frozen(draw)
+    now = utcnow()
+    previous = announced_start(draw.announcement)
+    if now >= previous:
+        raise DrawStateError(
+            f"公告的摇号时间 {beijing(previous)} 已到，不能再改期；"
+            "如仪式未能举行，须公开撤销后以替代方式重新冻结",
+            code="reschedule_too_late",
+        )
+    moved = source.reschedule(draw.announcement, ceremony_start(data.ceremony_at, now))
+    entry: dict[str, Any] = {
+        "kind": "reschedule",
+        "at": rfc3339(now),
+        "draw": draw.public_id,
+        "ceremony_at": moved["ceremony_at"],
+        "previous": rfc3339(previous),
+        "reason": data.reason,
+    }
+    if "round" in moved:
+        entry["round"] = moved["round"]
+    ledger.append(session, entry)
+    record_change(
+        session,
+        entity="draw",
+        entity_id=draw.id,
+        action="reschedule",
+        actor=actor,
+        before=draw.announcement,
+        after=moved | {"reason": data.reason},
+    )
+    draw.announcement = moved
+    session.flush()
+    return draw
+
+
+def _digits_hash(digits: str) -> str:
+    return hashlib.sha256(digits.encode()).hexdigest()
+
+
+def _fixed_digits_or_conflict(draw: Draw, digits: str) -> Draw:
+    # Entering the confirmed digits again is the same act; other digits never are.
+    if draw.dice is not None and draw.dice["digits"] == digits:
+        return draw
+    raise DrawStateError(
+        f"抽查 {draw.public_id} 的骰子点数已于 {draw.dice and draw.dice['confirmed_at']} 确认，不能更改或重抽",
+        code="already_seeded",
+    )
+
+
+def enter_digits(
+    session: Session, *, public_id: str, reveal: DiceReveal, actor: str, window: timedelta
+) -> Draw:
+    """The operator enters the ceremony's digits; they count once a witness confirms them.
+
+    Only a hash of the digits is kept until then, so the entry cannot be read
+    back and copied by the confirming witness.
+    """
+    draw = lock_draw(session, public_id)
+    _ceremony_source(draw)
+    if draw.dice is not None:
+        return _fixed_digits_or_conflict(draw, reveal.digits)
+    _require_frozen(draw)
+    _require_window(draw, window, utcnow())
+    announced = draw.announcement["witnesses"]
+    strangers = [w for w in reveal.witnesses if w not in announced]
+    if strangers:
+        raise InvalidInput(
+            f"见证人 {'、'.join(strangers)} 不在冻结时公告的见证人名单（{'、'.join(announced)}）中",
+            code="witness_not_announced",
+        )
+    if len(set(reveal.witnesses)) != len(reveal.witnesses):
+        raise InvalidInput("在场见证人名单中有重复的姓名", code="witness_duplicate")
+    pending = draw.seed_entry
+    digest = _digits_hash(reveal.digits)
+    if pending is not None:
+        if pending["digits_sha256"] == digest and pending["witnesses"] == reveal.witnesses:
+            return draw  # the same entry again (a retry)
+        raise Conflict(
+            f"抽查 {public_id} 已于 {pending['entered_at']} 由 {pending['entered_by']} 录入骰子点数，"
+            "待见证人确认；录入有误的，须先撤回（写明理由，记入经办历史），再重新录入",
+            code="digits_already_entered",
+        )
+    now = utcnow()
+    draw.seed_entry = {
+        "digits_sha256": digest,
+        "witnesses": reveal.witnesses,
+        "entered_by": actor,
+        "entered_at": rfc3339(now),
+    }
+    _record(session, draw, "seed_entered", actor, {"witnesses": reveal.witnesses})
+    session.flush()
+    return draw
+
+
+def withdraw_digits(session: Session, *, public_id: str, data: Withdrawal, actor: str) -> Draw:
+    """The operator takes back an unconfirmed entry, with a reason kept in the history."""
+    draw = lock_draw(session, public_id)
+    _ceremony_source(draw)
+    if draw.dice is not None:
+        raise DrawStateError(
+            f"抽查 {public_id} 的骰子点数已由见证人确认，不能撤回", code="already_seeded"
+        )
+    _require_frozen(draw)
+    pending = draw.seed_entry
+    if pending is None:
+        raise DrawStateError(f"抽查 {public_id} 没有待确认的点数录入可撤回", code="no_seed_entry")
+    draw.seed_entry = None
+    _record(
+        session,
+        draw,
+        "seed_withdrawn",
+        actor,
+        {
+            "reason": data.reason,
+            "entered_by": pending["entered_by"],
+            "entered_at": pending["entered_at"],
+        },
+    )
+    session.flush()
+    return draw
+
+
+def entry_counts(session: Session, draw: Draw) -> dict[str, int]:
+    """How often digits were entered and withdrawn for this draw (from its history)."""
+    from app.history import ChangeRecord
+
+    actions = session.scalars(
+        select(ChangeRecord.action).where(
+            ChangeRecord.entity == "draw",
+            ChangeRecord.entity_id == draw.id,
+            ChangeRecord.action.in_(("seed_entered", "seed_withdrawn")),
+        )
+    ).all()
+    return {
+        "entries": sum(1 for a in actions if a == "seed_entered"),
+        "withdrawals": sum(1 for a in actions if a == "seed_withdrawn"),
+    }
+
+
+def confirm_digits(
+    session: Session,
+    *,
+    public_id: str,
+    confirmation: SeedConfirmation,
+    person: Person,
+    window: timedelta,
+) -> Draw:
+    """A present, announced witness enters the digits again; if both entries agree they
+    are fixed: the seed and the result for dice, a `dice` entry for dice+drand."""
+    draw = lock_draw(session, public_id)
+    source = _ceremony_source(draw)
+    if draw.dice is not None:
+        return _fixed_digits_or_conflict(draw, confirmation.digits)
+    _require_frozen(draw)
+    now = utcnow()
+    _require_window(draw, window, now)
+    entry = draw.seed_entry
+    if entry is None:
+        raise DrawStateError(
+            f"抽查 {public_id} 尚未由经办人员录入骰子点数，见证人无可确认", code="no_seed_entry"
+        )
+    present = list(entry["witnesses"])
+    if person.name not in present:
+        raise WitnessNotAnnounced(
+            f"确认人须是公告并在场的见证人之一（{'、'.join(present)}），"
+            f"请在 X-Actor 中写明本人姓名；收到的是“{person.name or '（未填写）'}”",
+        )
+    if entry["digits_sha256"] != _digits_hash(confirmation.digits):
+        raise DrawStateError(
+            f"见证人录入的点数与经办人员 {entry['entered_by']} 录入的不一致，未产生种子；"
+            "请对照现场记录核对，由经办人员撤回后重新录入，或见证人重新确认",
+            code="seed_mismatch",
+        )
+    counts = entry_counts(session, draw)
+    draw.dice = {
+        "digits": confirmation.digits,
+        "witnesses": present,
+        "entered_by": entry["entered_by"],
+        "confirmed_by": person.actor,
+        "confirmed_person": person.name,
+        "confirmed_at": rfc3339(now),
+    } | counts
+    draw.seed_entry = None
+    public = {"witnesses": present, "confirmed_by": person.name} | counts
+    _record(session, draw, "seed_confirmed", person.actor, {"confirmed_by": person.name} | counts)
+    if source.uses_beacon:
+        # dice+drand: the digits enter the log before the round's time; the seed waits for it.
+        ledger.append(
+            session,
+            {
+                "kind": "dice",
+                "at": rfc3339(now),
+                "draw": draw.public_id,
+                "digits": confirmation.digits,
+            }
+            | public,
+        )
+        session.flush()
+        return draw
+    seed = algorithm.make_seed(
+        source.name.value, source.value(digits=confirmation.digits, beacon=None), draw.frame_hash
+    )
+    detail = {
+        "digits": confirmation.digits,
+        "witnesses": present,
+        "entered_by": entry["entered_by"],
+        "confirmed_by": person.actor,
+    }
+    return _seed_and_run(session, draw, seed, detail, log_extra=public)
+
+
+def reveal_dice(
+    session: Session,
+    *,
+    public_id: str,
+    reveal: DiceReveal,
+    operator: str,
+    witness: Person,
+    window: timedelta,
+) -> Draw:
+    """Enter and confirm the digits at once: for the server's own console only."""
+    enter_digits(session, public_id=public_id, reveal=reveal, actor=operator, window=window)
+    return confirm_digits(
+        session,
+        public_id=public_id,
+        confirmation=SeedConfirmation(digits=reveal.digits),
+        person=witness,
+        window=window,
+    )
+
+
+# -- the beacon ------------------------------------------------------------------
+
+
+def take_beacon(session: Session, *, public_id: str, beacon: Beacon | None, actor: str) -> Draw:
+    """Take the announced drand round (supplied, or fetched now), verify it, run the draw.
+
+    The beacon is fetched and verified before any lock is taken: it is
+    immutable and self-verifying, and a slow relay must not hold up every other
+    ceremony of the city. The draw's state is checked again under the lock.
+    """
+    draw = get_draw(session, public_id)
+    source = source_named(draw.seed_source)
+    if not source.uses_beacon:
+        raise DrawStateError(f"抽查 {public_id} 约定使用现场骰子，不能使用 drand", code="no_beacon")
+    _require_dice_fixed(source, draw)
+    round_ = int(draw.announcement["round"])
+    due = quicknet.round_time(round_)
+    if utcnow() < due:
+        # Even a beacon in hand is refused early: the log must show the seed after the round's time.
+        raise quicknet.BeaconNotYet(f"第 {round_} 轮将于 {beijing(due)}发布，请届时再揭晓")
+    if beacon is None:
+        beacon = quicknet.fetch(round_)
+    if beacon.round != round_:
+        raise InvalidInput(f"须使用冻结时约定的第 {round_} 轮，收到第 {beacon.round} 轮")
+    quicknet.verify(beacon)
+    draw = lock_draw(session, public_id)
+    _require_dice_fixed(source, draw)
+    digits = draw.dice["digits"] if draw.dice is not None else None
+    seed = algorithm.make_seed(
+        source.name.value, source.value(digits=digits, beacon=beacon), draw.frame_hash
+    )
+    if draw.seed is not None:
+        return _same_seed_or_conflict(draw, seed)
+    _require_frozen(draw)
+    detail: dict[str, Any] = beacon.model_dump() | {"entered_by": actor}
+    if draw.dice is not None:
+        detail = {
+            k: draw.dice[k] for k in ("digits", "witnesses", "entered_by", "confirmed_by")
+        } | {
+            "beacon": beacon.model_dump(),
+            "beacon_by": actor,
+        }
+    _record(session, draw, "seed_drand", actor, {"seed": seed, "round": beacon.round})
+    return _seed_and_run(session, draw, seed, detail, log_extra={"beacon": beacon.model_dump()})
+
+
+def _require_dice_fixed(source: SeedSource, draw: Draw) -> None:
+    if source.uses_dice and draw.dice is None:
+        raise DrawStateError(
+            f"抽查 {draw.public_id} 须先完成现场摇号（经办人员录入、见证人确认骰子点数），再取 drand 信标",
+            code="dice_not_fixed",
+        )
+
+
+# -- seed and result -------------------------------------------------------------
+
+
+def _require_frozen(draw: Draw) -> None:
+    if draw.status != DrawStatus.FROZEN:
+        raise DrawStateError(f"抽查 {draw.public_id} 状态为 {draw.status}，不能再产生种子")
+
+
+def _same_seed_or_conflict(draw: Draw, seed: str) -> Draw:
+    # Revealing twice is idempotent; a different seed for a seeded draw never is.
+    if draw.seed == seed:
+        return draw
+    raise DrawStateError(
+        f"抽查 {draw.public_id} 已于 {draw.seeded_at} 产生种子，不能更改或重抽",
+        code="already_seeded",
+    )
+
+
+def _seed_and_run(
+    session: Session, draw: Draw, seed: str, detail: dict[str, Any], log_extra: dict[str, Any]
+) -> Draw:
+    now = utcnow()
+    draw.seed = seed
+    draw.seed_detail = detail
+    draw.seeded_at = now
+    ledger.append(
+        session,
+        {"kind": "seed", "at": rfc3339(now), "draw": draw.public_id, "seed": seed} | log_extra,
+    )
+    frame = json.loads(draw.frame_jcs)
+    try:
+        # The frame was read from the committed bytes, whose hash is draw.frame_hash.
+        result = algorithm.draw(frame, seed, committed_hash=draw.frame_hash)
+    except algorithm.FrameError as exc:
+        draw.status = DrawStatus.FAILED
+        draw.failure = {"error": exc.code, "details": _jsonable(exc.details()), "message": str(exc)}
+        ledger.append(
+            session,
+            {"kind": "failure", "at": rfc3339(utcnow()), "draw": draw.public_id}
+            | {"error": draw.failure},
+        )
+        session.flush()
+        return draw
+    draw.status = DrawStatus.DONE
+    result_bytes = algorithm.jcs(result)
+    draw.result_jcs = result_bytes.decode()
+    draw.result_hash = algorithm.sha256_hex(result_bytes)
+    ledger.append(
+        session,
+        {
+            "kind": "result",
+            "at": rfc3339(utcnow()),
+            "draw": draw.public_id,
+            "result_hash": draw.result_hash,
+            "selected": {s["id"]: [u["key"] for u in s["selected"]] for s in result["strata"]},
+            "assignments": result["assignments"],
+            "pairs": result["pairs"],
+        },
+    )
+    session.flush()
+    return draw
+
+
+def _jsonable(details: dict[str, object]) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(json.dumps(details, default=str))
+    return data
+
+
+# -- annulment -------------------------------------------------------------------
+
+
+def annul(session: Session, *, public_id: str, data: Annul, actor: str) -> Draw:
+    """Annul a draw in public. It stays in the log and on the pages, marked annulled."""
+    draw = lock_draw(session, public_id)
+    if draw.status == DrawStatus.ANNULLED:
+        raise DrawStateError(f"抽查 {public_id} 已撤销", code="already_annulled")
+    now = utcnow()
+    draw.annulment = {
+        "reason": data.reason,
+        "decided_by": data.decided_by,
+        "entered_by": actor,
+        "previous_status": draw.status,
+    }
+    draw.status = DrawStatus.ANNULLED
+    draw.annulled_at = now
+    _record(session, draw, "annul", actor, {"reason": data.reason, "decided_by": data.decided_by})
+    ledger.append(
+        session,
+        {
+            "kind": "annulment",
+            "at": rfc3339(now),
+            "draw": public_id,
+            "reason": data.reason,
+            "decided_by": data.decided_by,
+        },
+    )
+    session.flush()
+    return draw
