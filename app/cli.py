@@ -324,7 +324,8 @@ def draw_freeze(
         ) from exc
     with _unit_of_work() as (session, _signer):
         plan = service.get_plan(session, plan_id)
-        draw = ceremony.freeze(session, plan=plan, request=request, actor=actor)
+        window = get_settings().ceremony_window
+        draw = ceremony.freeze(session, plan=plan, request=request, actor=actor, window=window)
         typer.echo(f"已冻结 {draw.public_id}：框架哈希 {draw.frame_hash}")
         for stratum in draw.provenance["strata"]:
             typer.echo(f"  {stratum['label']}：符合条件 {stratum['eligible']} 个单位")
@@ -348,7 +349,6 @@ def draw_seed(
     from app.draws.sources import source_named
     from app.history import Person
 
-    settings = get_settings()
     with _unit_of_work() as (session, _signer):
         draw = service.get_draw(session, public_id)
         source = source_named(draw.seed_source)
@@ -364,7 +364,6 @@ def draw_seed(
                 reveal=reveal,
                 operator=actor,
                 witness=Person(actor=f"{witness_name}（{actor}）", name=witness_name),
-                window=settings.ceremony_window,
             )
             if source.uses_beacon:
                 typer.echo(

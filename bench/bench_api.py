@@ -97,7 +97,6 @@ def prepare(url: str, data_dir: Path) -> str:
                 reveal=DiceReveal(digits=DIGITS, witnesses=WITNESSES),
                 operator=ACTOR,
                 witness=Person(actor=ACTOR, name=WITNESSES[0]),
-                window=ceremony.DEFAULT_WINDOW,
             )
             if done.status != "done":
                 raise RuntimeError(f"{key}: the draw ended {done.status}")

@@ -97,7 +97,6 @@ def run_ceremony(factory: sessionmaker[Session]) -> Ceremony:
                 public_id=public_id,
                 reveal=DiceReveal(digits=DIGITS, witnesses=WITNESSES),
                 actor=ACTOR,
-                window=ceremony.DEFAULT_WINDOW,
             )
             session.commit()
         with factory() as session:
@@ -106,7 +105,6 @@ def run_ceremony(factory: sessionmaker[Session]) -> Ceremony:
                 public_id=public_id,
                 confirmation=SeedConfirmation(digits=DIGITS),
                 person=Person(actor=ACTOR, name=WITNESSES[0]),
-                window=ceremony.DEFAULT_WINDOW,
             )
             session.commit()
             return draw.status

@@ -139,5 +139,4 @@ def reveal_at_console(
         reveal=DiceReveal(digits=digits, witnesses=witnesses),
         operator=actor,
         witness=Person(actor=f"{witnesses[0]}（{actor}）", name=witnesses[0]),
-        window=ceremony.DEFAULT_WINDOW,
     )

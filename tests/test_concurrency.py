@@ -722,7 +722,6 @@ def test_publishing_an_outcome_while_a_draw_step_runs_does_not_deadlock(
                 public_id=it.public_id,
                 reveal=reveal,
                 actor="乙",
-                window=ceremony.DEFAULT_WINDOW,
             )
             seeding.commit()
         except Exception as exc:  # what its route would answer with 500

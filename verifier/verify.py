@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
 """Verify a 双随机、一公开 draw from its published bundle — independently of the service.
 
-    python verify.py BUNDLE.json|URL [--key VERIFIER_KEY] [--draw-only]
+    python verify.py BUNDLE.json|URL [--key VERIFIER_KEY] [--log BASE_URL] [--draw-only]
 
 Everything here is written from the two public specifications (draw-algorithm.md,
 version draw/1, and transparency-log.md) using only Python's standard library;
-the Ed25519 signature of the log's checkpoint needs the `cryptography` package.
+the Ed25519 signature of the log's checkpoint needs the `cryptography` package,
+and a drand beacon's BLS signature is checked when `drand_verify` is installed.
 It imports nothing of the service. Each check prints one line, in Chinese and
-English; the exit code is 0 only when every check holds (1 otherwise, 2 when the
-input cannot be read).
+English. Exit code: 0 when every check holds and the draw stands; 1 when a check
+fails; 2 when the input cannot be read; 3 when every check holds but the draw
+was annulled or failed (the reason is printed).
+
+With --log, the whole log up to the bundle's checkpoint is read from the
+service (or a copy of it), its root recomputed, and every entry about this draw
+must be in the bundle: a bundle cannot hide an annulment or a second seed.
 """
 
 from __future__ import annotations
@@ -340,14 +346,17 @@ def _first_difference(mine: dict[str, Any] | None, published: dict[str, Any]) ->
     return "shape"
 
 
-def check_log(report: Report, bundle: dict[str, Any], key: str, frame_hash: str) -> None:
+def check_log(
+    report: Report, bundle: dict[str, Any], key: str, frame_hash: str
+) -> tuple[int, bytes] | None:
+    """The bundle's entries are in the signed checkpoint; returns its size and root."""
     log = bundle["log"]
     try:
         origin, size, root = open_checkpoint(log["checkpoint"], key)
         signed = True
     except Exception as exc:  # any failure to verify is a failed check
         report.check(False, "检查点签名有效", "the checkpoint signature verifies", str(exc))
-        return
+        return None
     report.check(signed, "检查点签名有效", "the checkpoint signature verifies")
     report.check(
         origin == log["origin"]
@@ -388,16 +397,230 @@ def check_log(report: Report, bundle: dict[str, Any], key: str, frame_hash: str)
             "结果条目记录了该结果哈希",
             "the result entry records this result's hash",
         )
-    if bundle["seed"].startswith("drand/") and commitment is not None:
-        round_ = int(bundle["seed"].split(":")[1])
-        published = datetime.fromtimestamp(1692803367 + (round_ - 1) * 3, UTC)
-        committed = datetime.fromisoformat(commitment["entry"]["at"].replace("Z", "+00:00"))
+    return size, root
+
+
+# --- the ceremony as the log tells it (spec section 4) -----------------------------
+
+QUICKNET_GENESIS, QUICKNET_PERIOD = 1692803367, 3
+
+
+def at(entry: dict[str, Any], field: str = "at") -> datetime:
+    return datetime.fromisoformat(str(entry[field]).replace("Z", "+00:00"))
+
+
+def round_time(round_: int) -> datetime:
+    return datetime.fromtimestamp(QUICKNET_GENESIS + (round_ - 1) * QUICKNET_PERIOD, UTC)
+
+
+def check_ceremony(report: Report, seed: str, entries: list[dict[str, Any]]) -> None:
+    """Commitment before the announced time, digits inside the announced window, the
+    dice before the drand round, the round after the commitment and before the seed."""
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for entry in entries:
+        by_kind.setdefault(entry["kind"], []).append(entry)
+    commitment = (by_kind.get("commitment") or [None])[0]
+    seeds = by_kind.get("seed") or []
+    if commitment is None or not seeds:
+        return  # reported by check_log already
+    source = seed.partition("/")[0]
+    announced = dict(commitment.get("seed_source") or {})
+    report.check(
+        announced.get("source") == source,
+        "种子来源与承诺一致",
+        "the seed comes from the source announced",
+        f"announced {announced.get('source')}, seed {source}",
+    )
+    committed = at(commitment)
+    if "ceremony_at" in announced:
+        fine, why = True, ""
+        for moved in by_kind.get("reschedule") or []:
+            if not at(moved) < at(announced, "ceremony_at"):
+                fine, why = False, f"reschedule at {moved['at']} after {announced['ceremony_at']}"
+            announced |= {
+                k: moved[k] for k in ("ceremony_at", "digits_until", "round") if k in moved
+            }
+        report.check(fine, "改期均在原定时间之前", "every postponement came before its time", why)
+        start = at(announced, "ceremony_at")
+        until = at(announced, "digits_until") if "digits_until" in announced else None
         report.check(
-            published > committed,
-            "drand 轮次晚于承诺",
-            "the drand round comes after the commitment",
+            committed <= start,
+            "承诺早于公告的摇号时间",
+            "the commitment precedes the announced ceremony",
+            f"{commitment['at']} > {announced['ceremony_at']}",
         )
-        print("· drand 信标的 BLS 签名未在此检查 / the beacon's BLS signature is not checked here")
+        fixed = (by_kind.get("dice") or seeds)[0] if source == "dice+drand" else seeds[0]
+        report.check(
+            until is not None and start <= at(fixed) <= until,
+            "骰子点数在公告的时间内确认",
+            "the digits were confirmed within the announced window",
+            f"{fixed['at']} not in [{announced.get('ceremony_at')}, {announced.get('digits_until')}]",
+        )
+        if source == "dice+drand":
+            digits = seed.split("/")[1].split(":")[0]
+            report.check(
+                bool(by_kind.get("dice")) and fixed.get("digits") == digits,
+                "日志中的骰子点数即种子中的点数",
+                "the digits logged are those in the seed",
+            )
+    if source in ("drand", "dice+drand"):
+        round_ = int(seed.split("/")[1].split(":")[-2])
+        published = round_time(round_)
+        report.check(
+            round_ == announced.get("round"),
+            "使用的是承诺时约定的 drand 轮次",
+            "the drand round is the one announced",
+            f"{round_} != {announced.get('round')}",
+        )
+        before = at(by_kind["dice"][0]) if by_kind.get("dice") else committed
+        report.check(
+            before < published <= at(seeds[0]),
+            "drand 轮次晚于承诺（及骰子点数），早于种子",
+            "the drand round comes after the commitment (and the dice), before the seed",
+            f"round time {published.isoformat()}",
+        )
+        check_beacon(report, seeds[0], seed)
+
+
+def check_beacon(report: Report, seed_entry: dict[str, Any], seed: str) -> None:
+    """The beacon's randomness is SHA-256 of its signature, and the signature is quicknet's."""
+    beacon = seed_entry.get("beacon") or {}
+    randomness = seed.split("/")[1].split(":")[-1]
+    try:
+        signature = bytes.fromhex(str(beacon.get("signature", "")))
+    except ValueError:
+        signature = b""
+    report.check(
+        bool(signature)
+        and hashlib.sha256(signature).hexdigest() == randomness
+        and beacon.get("randomness") == randomness,
+        "drand 随机数是其签名的哈希",
+        "the beacon's randomness is the hash of its signature",
+    )
+    try:
+        import drand_verify  # type: ignore[import-not-found]
+    except ImportError:
+        print(
+            "· drand 信标的 BLS 签名未检查：请 pip install drand-verify 后重新运行"
+            " / the beacon's BLS signature is not checked: install drand-verify"
+        )
+        return
+    try:
+        drand_verify.verify_quicknet(int(beacon["round"]), beacon["signature"])
+        valid = True
+    except (ValueError, KeyError, TypeError):
+        valid = False
+    report.check(valid, "drand 信标的 BLS 签名有效", "the beacon's BLS signature is quicknet's")
+
+
+# --- the draw's standing, and the whole log ---------------------------------------
+
+
+def fetch(url: str) -> bytes:
+    """GET a document (replaceable, for a copy of the log kept elsewhere)."""
+    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - an auditor's URL
+        data: bytes = response.read()
+        return data
+
+
+def tree_root(leaves: list[bytes]) -> bytes:
+    """RFC 9162 MTH of the leaf hashes."""
+    if not leaves:
+        return hashlib.sha256(b"").digest()
+    if len(leaves) == 1:
+        return leaves[0]
+    split = 1 << ((len(leaves) - 1).bit_length() - 1)
+    return node(tree_root(leaves[:split]), tree_root(leaves[split:]))
+
+
+def read_log(
+    report: Report, base: str, key: str, size: int, root: bytes
+) -> list[dict[str, Any]] | None:
+    """Every entry of the log up to its latest checkpoint, checked against that checkpoint's
+    root and against the bundle's (so the log the bundle saw is a prefix of today's)."""
+    base = base.rstrip("/")
+    _, latest, latest_root = open_checkpoint(fetch(f"{base}/api/v1/log/checkpoint").decode(), key)
+    report.check(
+        latest >= size,
+        "日志最新检查点不小于验证包的检查点",
+        "the log's latest checkpoint is no smaller than the bundle's",
+        f"{latest} < {size}",
+    )
+    entries: list[dict[str, Any]] = []
+    while len(entries) < latest:
+        start = len(entries)
+        page = json.loads(fetch(f"{base}/api/v1/log/entries?start={start}&end={latest}"))
+        items = page.get("entries") or []
+        if not items:
+            break
+        for item in items:
+            data = base64.b64decode(item["entry_b64"])
+            if item["index"] != len(entries) or data != jcs(item["entry"]):
+                report.check(
+                    False, "日志条目可读", "the log's entries read back", str(item["index"])
+                )
+                return None
+            entries.append(item)
+    leaves = [hashlib.sha256(b"\x00" + base64.b64decode(e["entry_b64"])).digest() for e in entries]
+    holds = len(entries) == latest >= size and tree_root(leaves[:size]) == root
+    report.check(
+        holds,
+        f"日志前 {size} 条的根哈希与验证包的检查点一致",
+        f"the first {size} entries of the log hash to the bundle's checkpoint root",
+    )
+    current = holds and tree_root(leaves) == latest_root
+    report.check(
+        current,
+        f"日志全部 {latest} 条的根哈希与最新检查点一致",
+        f"all {latest} entries of the log hash to its latest checkpoint's root",
+    )
+    return entries if current else None
+
+
+def check_complete(
+    report: Report, bundle: dict[str, Any], log_entries: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Every entry about this draw is in the bundle; returns the log's view of the draw."""
+    draw = bundle["draw"]
+    shown = {item["index"]: item["entry_b64"] for item in bundle["log"]["entries"]}
+    mine = [e for e in log_entries if e["entry"].get("draw") == draw]
+    for item in mine:
+        report.check(
+            shown.get(item["index"]) == item["entry_b64"],
+            f"第 {item['index']} 条（{item['entry']['kind']}）包含在验证包中",
+            f"log entry {item['index']} ({item['entry']['kind']}) is in the bundle",
+            "the bundle leaves it out",
+        )
+    return mine
+
+
+def standing(
+    report: Report, bundle: dict[str, Any], entries: list[dict[str, Any]], replaced_by: str | None
+) -> bool:
+    """Print whether the draw stands; False when annulled or failed."""
+    kinds = {e["kind"]: e for e in entries}
+    status = bundle.get("status")
+    logged = "annulled" if "annulment" in kinds else "failed" if "failure" in kinds else None
+    if status in ("annulled", "failed") or logged is not None:
+        report.check(
+            status == logged,
+            "验证包所述状态与日志一致",
+            "the bundle's status agrees with the log",
+            f"bundle says {status}, the log {logged or 'neither annulled nor failed'}",
+        )
+    if "annulment" in kinds:
+        annulment = kinds["annulment"]
+        then = f"，已由 {replaced_by} 替代 / replaced by {replaced_by}" if replaced_by else ""
+        print(
+            f"! 本次抽查已于 {annulment['at']} 撤销 / this draw was ANNULLED："
+            f"{annulment.get('reason')}（决定：{annulment.get('decided_by')}）{then}"
+        )
+        return False
+    if "failure" in kinds:
+        error = kinds["failure"].get("error") or {}
+        print(f"! 本次抽查未能完成 / this draw FAILED：{error.get('message', error)}")
+        return False
+    return True
 
 
 def load(source: str) -> dict[str, Any]:
@@ -419,6 +642,13 @@ def main(argv: list[str] | None = None) -> int:
         "--key", help="日志公钥（应独立取得）/ the log's verifier key, obtained independently"
     )
     parser.add_argument(
+        "--log",
+        metavar="BASE_URL",
+        help="服务网址（应独立取得），读取整个日志核对验证包是否完整"
+        " / the service's base URL, obtained independently: read the log and check"
+        " that the bundle leaves nothing out",
+    )
+    parser.add_argument(
         "--draw-only",
         action="store_true",
         help="只核对 frame、seed、result / only frame, seed, result",
@@ -432,6 +662,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"✗ 无法读取验证包 / cannot read the bundle: {exc}")
         return 2
     report = Report()
+    stands = True
     report.check(
         bundle.get("frame_hash", frame_hash) == frame_hash,
         "框架哈希一致",
@@ -447,9 +678,49 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 "! 未独立指定日志公钥，使用验证包自带的公钥 / the log key was not pinned independently"
             )
-        check_log(report, bundle, key, frame_hash)
-    print("通过 / PASSED" if report.ok else "未通过 / FAILED")
-    return 0 if report.ok else 1
+        stands = check_story(report, bundle, key, frame_hash, args.log)
+    if not report.ok:
+        print("未通过 / FAILED")
+        return 1
+    if not stands:
+        print("各项检查通过，但该抽查不成立 / every check holds, but the draw does not stand")
+        return 3
+    print("通过 / PASSED")
+    return 0
+
+
+def check_story(
+    report: Report, bundle: dict[str, Any], key: str, frame_hash: str, log_url: str | None
+) -> bool:
+    """The log's part: entries, ceremony, completeness and standing; False if the draw
+    does not stand."""
+    signed = check_log(report, bundle, key, frame_hash)
+    entries = [item["entry"] for item in bundle["log"]["entries"]]
+    replaced_by = bundle.get("replaced_by")
+    if log_url is not None and signed is not None:
+        try:
+            log_entries = read_log(report, log_url, key, *signed)
+        except Exception as exc:  # unreadable or unsigned: a failed check, never a crash
+            report.check(
+                False, "读取日志", "the log can be read and its checkpoint verifies", str(exc)
+            )
+            log_entries = None
+        if log_entries is not None:
+            entries = [item["entry"] for item in check_complete(report, bundle, log_entries)]
+            replaced_by = next(
+                (
+                    item["entry"]["draw"]
+                    for item in log_entries
+                    if item["entry"].get("kind") == "commitment"
+                    and item["entry"].get("replaces") == bundle["draw"]
+                ),
+                None,
+            )
+    elif replaced_by:
+        print("· 替代关系取自验证包；用 --log 可从日志核对 / the replacement is as the bundle says")
+    if bundle.get("seed"):
+        check_ceremony(report, bundle["seed"], entries)
+    return standing(report, bundle, entries, replaced_by)
 
 
 if __name__ == "__main__":

@@ -45,12 +45,12 @@ from app.draws.service import (
     plan_snapshot,
 )
 from app.draws.sources import SeedSource, source_named
-from app.draws.sources.ceremony_time import announced_start, ceremony_start
+from app.draws.sources.ceremony_time import announced_start, announced_window, ceremony_start
 from app.draws.status import LIVE, DrawStatus
 from app.errors import Conflict, DomainError, InvalidInput
 from app.history import Person, record_change
 from app.ledger import store as ledger
-from app.types import beijing, parse_rfc3339, rfc3339, utcnow
+from app.types import beijing, rfc3339, utcnow
 
 # How long after the announced start digits are accepted (a setting overrides it).
 DEFAULT_WINDOW = timedelta(hours=2)
@@ -139,8 +139,19 @@ def _replaced_draw(session: Session, plan: Plan, replaces: str | None) -> Draw |
     return latest
 
 
-def freeze(session: Session, *, plan: Plan, request: FreezeRequest, actor: str) -> Draw:
-    """Build the frame from the directories now, check it, commit to it in the log."""
+def freeze(
+    session: Session,
+    *,
+    plan: Plan,
+    request: FreezeRequest,
+    actor: str,
+    window: timedelta = DEFAULT_WINDOW,
+) -> Draw:
+    """Build the frame from the directories now, check it, commit to it in the log.
+
+    A dice ceremony's window for the digits (`window` from its announced start)
+    is published with the commitment, so that anyone can check it was kept.
+    """
     ledger.lock_head(session)  # two freezes of one plan queue here, and the second sees the first
     replaced = _replaced_draw(session, plan, request.replaces)
     frame, provenance = build_frame(session, plan)
@@ -159,7 +170,7 @@ def freeze(session: Session, *, plan: Plan, request: FreezeRequest, actor: str) 
         )
     now = utcnow()
     source = source_named(request.seed.source)
-    announced = source.announce(request.seed, now=now)
+    announced = source.announce(request.seed, now=now, window=window)
     draw = Draw(
         public_id=next_public_id(session, plan.year),
         plan_id=plan.id,
@@ -222,18 +233,8 @@ def _ceremony_source(draw: Draw) -> SeedSource:
     return source
 
 
-def digits_window(draw: Draw, window: timedelta) -> tuple[datetime, datetime]:
-    """When digits may be entered: from the announced start for `window`, and for
-    dice+drand never from the announced round's time on."""
-    start = announced_start(draw.announcement)
-    end = start + window
-    if "round_time" in draw.announcement:
-        end = min(end, parse_rfc3339(str(draw.announcement["round_time"])))
-    return start, end
-
-
-def _require_window(draw: Draw, window: timedelta, now: datetime) -> None:
-    start, end = digits_window(draw, window)
+def _require_window(draw: Draw, now: datetime) -> None:
+    start, end = announced_window(draw.announcement)
     if start <= now < end:
         return
     when = "尚未开始" if now < start else "已经结束"
@@ -297,9 +298,7 @@ def _fixed_digits_or_conflict(draw: Draw, digits: str) -> Draw:
     )
 
 
-def enter_digits(
-    session: Session, *, public_id: str, reveal: DiceReveal, actor: str, window: timedelta
-) -> Draw:
+def enter_digits(session: Session, *, public_id: str, reveal: DiceReveal, actor: str) -> Draw:
     """The operator enters the ceremony's digits; they count once a witness confirms them.
 
     Only a hash of the digits is kept until then, so the entry cannot be read
@@ -310,7 +309,7 @@ def enter_digits(
     if draw.dice is not None:
         return _fixed_digits_or_conflict(draw, reveal.digits)
     _require_frozen(draw)
-    _require_window(draw, window, utcnow())
+    _require_window(draw, utcnow())
     announced = draw.announcement["witnesses"]
     strangers = [w for w in reveal.witnesses if w not in announced]
     if strangers:
@@ -393,7 +392,6 @@ def confirm_digits(
     public_id: str,
     confirmation: SeedConfirmation,
     person: Person,
-    window: timedelta,
 ) -> Draw:
     """A present, announced witness enters the digits again; if both entries agree they
     are fixed: the seed and the result for dice, a `dice` entry for dice+drand."""
@@ -403,7 +401,7 @@ def confirm_digits(
         return _fixed_digits_or_conflict(draw, confirmation.digits)
     _require_frozen(draw)
     now = utcnow()
-    _require_window(draw, window, now)
+    _require_window(draw, now)
     entry = draw.seed_entry
     if entry is None:
         raise DrawStateError(
@@ -466,16 +464,14 @@ def reveal_dice(
     reveal: DiceReveal,
     operator: str,
     witness: Person,
-    window: timedelta,
 ) -> Draw:
     """Enter and confirm the digits at once: for the server's own console only."""
-    enter_digits(session, public_id=public_id, reveal=reveal, actor=operator, window=window)
+    enter_digits(session, public_id=public_id, reveal=reveal, actor=operator)
     return confirm_digits(
         session,
         public_id=public_id,
         confirmation=SeedConfirmation(digits=reveal.digits),
         person=witness,
-        window=window,
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, status
@@ -251,10 +250,12 @@ def preview_plan(session: SessionDep, plan_id: RecordId) -> dict[str, Any]:
     summary="冻结：按当前名录生成抽查框架，公开其哈希（在任何种子产生之前）",
 )
 def freeze_plan(
-    session: SessionDep, actor: ActorDep, plan_id: RecordId, body: FreezeRequest
+    request: Request, session: SessionDep, actor: ActorDep, plan_id: RecordId, body: FreezeRequest
 ) -> DrawOut:
     plan = service.get_plan(session, plan_id)
-    return draw_out(session, ceremony.freeze(session, plan=plan, request=body, actor=actor))
+    window = request.app.state.settings.ceremony_window
+    draw = ceremony.freeze(session, plan=plan, request=body, actor=actor, window=window)
+    return draw_out(session, draw)
 
 
 # -- draws ---------------------------------------------------------------------
@@ -294,11 +295,6 @@ def read_draw(session: SessionDep, public_id: str) -> DrawOut:
     return draw_out(session, service.get_draw(session, public_id))
 
 
-def _window(request: Request) -> timedelta:
-    window: timedelta = request.app.state.settings.ceremony_window
-    return window
-
-
 @router.post(
     "/draws/{public_id}/reschedule",
     dependencies=[allow(OPERATE), IDEMPOTENT],
@@ -328,9 +324,7 @@ def reveal_seed(
     body: Annotated[DiceReveal | Beacon | None, Body()] = None,
 ) -> DrawOut:
     if isinstance(body, DiceReveal):
-        draw = ceremony.enter_digits(
-            session, public_id=public_id, reveal=body, actor=actor, window=_window(request)
-        )
+        draw = ceremony.enter_digits(session, public_id=public_id, reveal=body, actor=actor)
         return draw_out(session, draw)
     draw = service.get_draw(session, public_id)
     source = source_named(draw.seed_source)
@@ -372,9 +366,7 @@ def confirm_seed(
     public_id: str,
     body: SeedConfirmation,
 ) -> DrawOut:
-    draw = ceremony.confirm_digits(
-        session, public_id=public_id, confirmation=body, person=person, window=_window(request)
-    )
+    draw = ceremony.confirm_digits(session, public_id=public_id, confirmation=body, person=person)
     return draw_out(session, draw)
 
 

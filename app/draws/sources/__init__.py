@@ -12,7 +12,7 @@ on purpose.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -35,8 +35,8 @@ class SeedSource(Protocol):
     uses_beacon: bool  # a drand quicknet round announced at the freeze
     announcement: type[BaseModel]
 
-    def announce(self, request: Any, *, now: datetime) -> dict[str, Any]:
-        """What the commitment publishes about the seed to come."""
+    def announce(self, request: Any, *, now: datetime, window: timedelta) -> dict[str, Any]:
+        """What the commitment publishes about the seed to come (digits within `window`)."""
         ...
 
     def reschedule(self, announced: dict[str, Any], ceremony_at: datetime) -> dict[str, Any]:

@@ -55,14 +55,36 @@ def announced_start(announced: dict[str, Any]) -> datetime:
     return parse_rfc3339(str(announced["ceremony_at"]))
 
 
+def announced_window(announced: dict[str, Any]) -> tuple[datetime, datetime]:
+    """When the digits may be entered and confirmed, as announced."""
+    return announced_start(announced), parse_rfc3339(str(announced["digits_until"]))
+
+
 def dice_announcement(
-    source: str, ceremony_at: datetime, witnesses: list[str], *, now: datetime
+    source: str,
+    ceremony_at: datetime,
+    witnesses: list[str],
+    *,
+    now: datetime,
+    window: timedelta,
 ) -> dict[str, Any]:
-    """The commitment's words about a dice ceremony."""
+    """The commitment's words about a dice ceremony: when, until when, who witnesses."""
+    start = ceremony_start(ceremony_at, now).replace(microsecond=0)
     return {
         "source": source,
-        "ceremony_at": rfc3339(ceremony_start(ceremony_at, now)),
+        "ceremony_at": rfc3339(start),
+        "digits_until": rfc3339(start + window),
         "witnesses": unique_witnesses(witnesses),
+    }
+
+
+def moved(announced: dict[str, Any], ceremony_at: datetime) -> dict[str, Any]:
+    """The announcement with its ceremony moved, its window as long as before."""
+    start, end = announced_window(announced)
+    new_start = ceremony_at.replace(microsecond=0)
+    return announced | {
+        "ceremony_at": rfc3339(new_start),
+        "digits_until": rfc3339(new_start + (end - start)),
     }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -14,8 +14,8 @@ from app.draws.sources.ceremony_time import (
     Witnesses,
     describe_ceremony,
     dice_announcement,
+    moved,
 )
-from app.types import rfc3339
 
 
 class DiceAnnouncement(BaseModel):
@@ -34,12 +34,14 @@ class Dice:
     uses_beacon: bool = False
     announcement: type[BaseModel] = DiceAnnouncement
 
-    def announce(self, request: Any, *, now: datetime) -> dict[str, Any]:
+    def announce(self, request: Any, *, now: datetime, window: timedelta) -> dict[str, Any]:
         assert isinstance(request, DiceAnnouncement)
-        return dice_announcement(self.name, request.ceremony_at, request.witnesses, now=now)
+        return dice_announcement(
+            self.name, request.ceremony_at, request.witnesses, now=now, window=window
+        )
 
     def reschedule(self, announced: dict[str, Any], ceremony_at: datetime) -> dict[str, Any]:
-        return announced | {"ceremony_at": rfc3339(ceremony_at)}
+        return moved(announced, ceremony_at)
 
     def describe(self, announced: dict[str, Any]) -> str:
         return describe_ceremony(announced)

@@ -7,7 +7,7 @@ can steer the tickets.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,9 +18,10 @@ from app.draws.sources import SourceName
 from app.draws.sources.ceremony_time import (
     CeremonyAt,
     Witnesses,
-    announced_start,
+    announced_window,
     describe_ceremony,
     dice_announcement,
+    moved,
 )
 from app.draws.sources.drand import describe_round, round_announcement
 from app.types import rfc3339
@@ -48,14 +49,15 @@ class DiceDrand:
     uses_beacon: bool = True
     announcement: type[BaseModel] = DiceDrandAnnouncement
 
-    def announce(self, request: Any, *, now: datetime) -> dict[str, Any]:
+    def announce(self, request: Any, *, now: datetime, window: timedelta) -> dict[str, Any]:
         assert isinstance(request, DiceDrandAnnouncement)
-        announced = dice_announcement(self.name, request.ceremony_at, request.witnesses, now=now)
-        return announced | self._round(announced, request.round_delay_seconds)
+        announced = dice_announcement(
+            self.name, request.ceremony_at, request.witnesses, now=now, window=window
+        )
+        return self._round(announced, request.round_delay_seconds)
 
     def reschedule(self, announced: dict[str, Any], ceremony_at: datetime) -> dict[str, Any]:
-        moved = announced | {"ceremony_at": rfc3339(ceremony_at)}
-        return moved | self._round(moved, int(announced["round_delay_seconds"]))
+        return self._round(moved(announced, ceremony_at), int(announced["round_delay_seconds"]))
 
     def describe(self, announced: dict[str, Any]) -> str:
         return f"{describe_ceremony(announced)}，再加 {describe_round(announced)}"
@@ -66,9 +68,19 @@ class DiceDrand:
 
     @staticmethod
     def _round(announced: dict[str, Any], delay_seconds: int) -> dict[str, Any]:
-        start = announced_start(announced)
+        """The round after the ceremony; the digits must be fixed before its time."""
+        start, end = announced_window(announced)
         round_ = quicknet.round_after(start, delay_seconds)
-        return {"round_delay_seconds": delay_seconds} | round_announcement(round_)
+        beacon = round_announcement(round_)
+        until = min(end, quicknet.round_time(round_) - timedelta(seconds=1))
+        return (
+            announced
+            | beacon
+            | {
+                "round_delay_seconds": delay_seconds,
+                "digits_until": rfc3339(until),
+            }
+        )
 
 
 DICE_DRAND = DiceDrand()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,7 +43,7 @@ class Drand:
     uses_beacon: bool = True
     announcement: type[BaseModel] = DrandAnnouncement
 
-    def announce(self, request: Any, *, now: datetime) -> dict[str, Any]:
+    def announce(self, request: Any, *, now: datetime, window: timedelta) -> dict[str, Any]:
         assert isinstance(request, DrandAnnouncement)
         round_ = quicknet.round_after(now, request.delay_seconds)
         return {"source": self.name.value} | round_announcement(round_)
