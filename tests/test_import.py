@@ -153,13 +153,16 @@ def test_upsert_dry_run_then_real(client: TestClient) -> None:
     report = dry.json()
     assert (report["created"], report["updated"], report["unchanged"]) == (1, 1, 0)
     assert report["import_id"] is None
-    assert {
-        "row": 2,
-        "key": uscc(serial=1),
-        "action": "update",
-        "fields": ["address", "name", "risk_grade"],
-    } in report["changes"]
-    assert {"row": 3, "key": uscc(serial=2), "action": "create", "fields": []} in report["changes"]
+    update, create = report["changes"]
+    assert (update["row"], update["key"], update["action"]) == (2, uscc(serial=1), "update")
+    assert [f["field"] for f in update["fields"]] == ["address", "name", "risk_grade"]
+    assert {"field": "risk_grade", "column": "E（风险等级）", "old": "A", "new": "D"} in update[
+        "fields"
+    ]
+    assert (create["row"], create["key"], create["action"]) == (3, uscc(serial=2), "create")
+    assert {"field": "county", "column": "C（县市区）", "old": None, "new": "430422"} in create[
+        "fields"
+    ]
     assert _count(client) == 1
     assert client.get(f"/api/v1/enterprises/{existing['id']}").json()["risk_grade"] == "A"
 

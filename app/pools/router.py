@@ -106,7 +106,7 @@ def _county_codes(values: list[str]) -> list[str]:
     """Accept county codes or names in filters."""
     codes = []
     for value in values:
-        county = ref.COUNTY_BY_CODE.get(value) or ref.COUNTY_BY_NAME.get(value)
+        county = ref.county_of(value)
         codes.append(county.code if county else value)
     return codes
 
