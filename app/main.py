@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -19,7 +18,7 @@ from app.access.router import router as keys_router
 from app.config import Settings, get_settings
 from app.db import MAX_CONNECTIONS, make_engine, make_sessionmaker
 from app.draws.router import router as draws_router
-from app.errors import DomainError, Problem, ProblemItem, chinese_message, problem_response
+from app.errors import DomainError, Problem, problem_response
 from app.idempotency import Replay
 from app.ledger.keys import load_or_create_signer
 from app.ledger.router import router as log_router
@@ -30,10 +29,12 @@ from app.pools.transfer import router as transfer_router
 from app.public.cache import LogVersion, PublicPageCache
 from app.public.router import router as public_router
 from app.routing import TransactionalRoute, api_routes
+from app.validation import validation_problem
 
 log = logging.getLogger("shuangsui")
 
 _HTTP_TITLES = {
+    400: ("malformed_body", "请求体无法解析"),
     401: ("unauthorized", "未认证"),
     403: ("forbidden", "无权操作"),
     404: ("not_found", "未找到"),
@@ -50,40 +51,23 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    items = [
-        ProblemItem(
-            loc=[str(p) if not isinstance(p, int) else p for p in err.get("loc", ())],
-            message=chinese_message(err),
-            code=str(err.get("type", "invalid")),
-            value=_shown(err.get("input")),
-        )
-        for err in exc.errors()
-    ]
-    where = "；".join(f"{'.'.join(map(str, i.loc))}：{i.message}" for i in items[:5])
-    problem = Problem(
-        type="urn:shuangsui:error:invalid_input",
-        status=422,
-        code="invalid_input",
-        title="输入数据不合规",
-        detail=f"请求中有 {len(items)} 处问题：{where}",
-        errors=items,
-    )
-    return problem_response(problem)
+    return problem_response(validation_problem(exc.errors()))
 
 
-def _shown(value: Any) -> str | None:
-    if value is None or isinstance(value, dict | list):
-        return None
-    text = str(value)
-    return text if len(text) <= 200 else text[:200] + "…"
-
-
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code, title = _HTTP_TITLES.get(exc.status_code, ("http_error", "请求失败"))
-    detail = exc.detail if isinstance(exc.detail, str) and exc.status_code != 404 else title
+    headers = getattr(exc, "headers", None)
+    # The framework's own details are English: each status gets its Chinese sentence.
     if exc.status_code == 404:
         detail = "没有这个地址"
+    elif exc.status_code == 405:
+        allowed = next((v for k, v in (headers or {}).items() if k.lower() == "allow"), "")
+        detail = f"此地址不支持 {request.method} 方法" + (f"；可用：{allowed}" if allowed else "")
+    elif exc.status_code == 400:
+        detail = "请求体无法解析：请检查 Content-Type 与请求体（上传文件须为 multipart/form-data）"
+    else:
+        detail = title
     problem = Problem(
         type=f"urn:shuangsui:error:{code}",
         status=exc.status_code,
@@ -91,7 +75,7 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
         title=title,
         detail=detail,
     )
-    return problem_response(problem, headers=getattr(exc, "headers", None))
+    return problem_response(problem, headers=headers)
 
 
 async def _data_error(_request: Request, exc: Exception) -> JSONResponse:

@@ -172,7 +172,7 @@ def test_admin_issues_keys_shown_once_and_stored_as_hash(
     issued = created.json()
     secret = issued["secret"]
     assert secret.startswith("ssk_" + issued["prefix"] + "_") and len(secret) > 40
-    listed = client.get("/api/v1/keys", headers=client.as_role("auditor")).json()
+    listed = client.get("/api/v1/keys", headers=client.as_role("auditor")).json()["items"]
     assert secret not in str(listed)
     mine = next(k for k in listed if k["prefix"] == issued["prefix"])
     assert mine["status"] == "active" and mine["last_used_at"] is None
@@ -189,7 +189,9 @@ def test_admin_issues_keys_shown_once_and_stored_as_hash(
     assert plan.status_code == 201, plan.text
     assert plan.json()["created_by"] == "张三（省执法系统）"
     used = next(
-        k for k in client.get("/api/v1/keys", headers=admin).json() if k["id"] == mine["id"]
+        k
+        for k in client.get("/api/v1/keys", headers=admin).json()["items"]
+        if k["id"] == mine["id"]
     )
     assert used["last_used_at"] is not None
 

@@ -178,7 +178,7 @@ def test_the_clear_marker_empties_a_value_and_a_blank_keeps_it(client: TestClien
     stored = client.get(f"/api/v1/enterprises/{existing['id']}").json()
     assert (stored["risk_grade"], stored["tags"]) == (None, [])
     assert stored["address"] == existing["address"]
-    history = client.get(f"/api/v1/enterprises/{existing['id']}/history").json()
+    history = client.get(f"/api/v1/enterprises/{existing['id']}/history").json()["items"]
     assert history[-1]["before"]["risk_grade"] == "C"
     assert history[-1]["after"]["risk_grade"] is None
 
@@ -219,5 +219,5 @@ def test_each_template_imports_exactly_as_downloaded(client: TestClient) -> None
         assert real.json()["created"] == 1
     example = client.get("/api/v1/enterprises?q=示例加油站").json()["items"]
     assert [e["county_name"] for e in example] == ["衡南县"]
-    inspections = client.get(f"/api/v1/enterprises/{example[0]['id']}/inspections").json()
+    inspections = client.get(f"/api/v1/enterprises/{example[0]['id']}/inspections").json()["items"]
     assert len(inspections) == 1

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from app import reference as ref
 from app.pools.schemas import CountyCode, Sectors, Text
+from app.schemas import DiceDigits
 
 _STRATUM_ID = r"^[a-z0-9_-]{1,64}$"
 _DECIMAL = re.compile(r"^(0|[1-9][0-9]*)(\.[0-9]+)?$")
@@ -280,7 +281,7 @@ class DiceReveal(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    digits: str = Field(pattern=r"^[0-9]{20,200}$", description="按顺序连接的骰子点数，至少 20 位")
+    digits: DiceDigits = Field(description="按顺序连接的骰子点数，至少 20 位，可用空格分组")
     witnesses: list[Annotated[Text, Field(min_length=2, max_length=50)]] = Field(
         min_length=2, max_length=20, description="在场确认的见证人"
     )
@@ -291,9 +292,7 @@ class SeedConfirmation(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    digits: str = Field(
-        pattern=r"^[0-9]{20,200}$", description="见证人按现场记录再次录入的骰子点数"
-    )
+    digits: DiceDigits = Field(description="见证人按现场记录再次录入的骰子点数")
 
 
 class DrandReveal(BaseModel):
