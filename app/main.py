@@ -24,6 +24,8 @@ from app.ledger.keys import load_or_create_signer
 from app.ledger.router import router as log_router
 from app.limits import BodySizeLimit, InFlightLimit
 from app.observability import install_observability
+from app.openapi import install as install_openapi
+from app.openapi import operation_id
 from app.pools.router import router as pools_router
 from app.pools.transfer import router as transfer_router
 from app.public.cache import LogVersion, PublicPageCache
@@ -125,13 +127,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine.dispose()
 
     app = FastAPI(
-        title="shuangsui 双随机、一公开 抽查服务",
+        # ASCII: generators make the client's package name of it.
+        title="shuangsui",
         version=__version__,
         description=(
-            "检查对象名录库、执法检查人员名录库、可复现可验证的随机抽查与公开日志。\n\n"
+            "**双随机、一公开 抽查服务**（shuangsui）：检查对象名录库、执法检查人员名录库、"
+            "可复现可验证的随机抽查与公开日志。\n\n"
             "所有错误以 application/problem+json（RFC 9457）返回：`code` 为稳定的英文错误码，"
             "`title`/`detail` 为中文说明，`errors` 逐条指出问题所在（字段、行、列）。"
+            "每个操作列出它可能返回的错误码（`x-error-codes`）和所需角色（`x-roles`）。\n\n"
+            "`X-Actor`（经办人姓名）可直接以 UTF-8 发送，或按 UTF-8 百分号编码。"
         ),
+        generate_unique_id_function=operation_id,
         lifespan=lifespan,
     )
     # Added first, so it sits inside the body limit: refused bodies never wait.
@@ -159,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(public_router)
     app.include_router(keys_router)
     install_observability(app)
+    install_openapi(app)
     _check_routes(app)
     return app
 

@@ -27,6 +27,8 @@ from app.routing import TransactionalRoute
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# A file answer, as OpenAPI declares one (generated clients give its bytes).
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
 Target = Literal["enterprises", "inspectors", "inspections"]
 _TITLES = {
     "enterprises": "检查对象名录",
@@ -152,6 +154,7 @@ for _target in ("enterprises", "inspectors", "inspections"):
         methods=["POST"],
         dependencies=[allow(OPERATE), IDEMPOTENT],
         tags=[_target],
+        name=f"{_target}_import",
         summary=f"{_TITLES[_target]}：批量导入（CSV/XLSX/XLS，全部成功或全部不写入）",
         response_model=ImportResult,
     )
@@ -161,9 +164,15 @@ for _target in ("enterprises", "inspectors", "inspections"):
         methods=["GET"],
         dependencies=[allow(STAFF_READ)],
         tags=[_target],
+        name=f"{_target}_import_template",
         summary=f"{_TITLES[_target]}：下载导入模板",
         response_class=Response,
-        responses={200: {"content": {XLSX: {}}, "description": "XLSX 模板"}},
+        responses={
+            200: {
+                "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
+                "description": "XLSX 模板",
+            }
+        },
     )
 
 
@@ -232,7 +241,10 @@ class InspectorExport(InspectorFilters):
 
 
 _EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {}, XLSX: {}}, "description": "导出文件，列与导入模板一致"}
+    200: {
+        "content": {"text/csv": _BINARY, XLSX: _BINARY},
+        "description": "导出文件，列与导入模板一致",
+    }
 }
 
 
