@@ -305,7 +305,7 @@ def test_a_witness_must_confirm_the_digits(
     assert draw["status"] == "done" and draw["seed"].startswith(f"dice/{DIGITS}/")
     assert draw["seed_detail"]["entered_by"] == "测试经办人员"
     assert draw["seed_detail"]["confirmed_by"] == "测试见证人"
-    history = client.get(f"/api/v1/draws/{public_id}/history").json()
+    history = client.get(f"/api/v1/draws/{public_id}/history").json()["items"]
     assert [(h["action"], h["actor"]) for h in history] == [
         ("freeze", "测试经办人员"),
         ("seed_entered", "测试经办人员"),

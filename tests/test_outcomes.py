@@ -99,7 +99,8 @@ def test_outcomes_are_recorded_then_published_and_then_fixed(client: TestClient)
     assert published["log_index"] in draw_entries
     # who recorded and who published, in the draw's history
     steps = [
-        (h["action"], h["actor"]) for h in client.get(f"/api/v1/draws/{public_id}/history").json()
+        (h["action"], h["actor"])
+        for h in client.get(f"/api/v1/draws/{public_id}/history").json()["items"]
     ]
     assert steps[-3:] == [
         ("record", "测试经办人员"),
