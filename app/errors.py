@@ -7,6 +7,7 @@ Every error has a stable English `code` for machines and a Chinese `title` and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -161,7 +162,61 @@ _MESSAGES: dict[str, str] = {
     "json_invalid": "请求体不是合法的 JSON",
     "literal_error": "应为以下之一：{expected}",
     "enum": "应为以下之一：{expected}",
+    "union_tag_invalid": "“{tag}”不是可选的类型：{discriminator} 应为以下之一：{expected_tags}",
+    "union_tag_not_found": "缺少区分类型的字段 {discriminator}",
+    "too_short": "至少 {min_length} 项",
+    "too_long": "最多 {max_length} 项",
+    "float_type": "应为数字",
+    "float_parsing": "应为数字",
+    "decimal_parsing": "应为数字",
+    "int_from_float": "应为整数",
+    "int_parsing_size": "整数超出范围",
+    "finite_number": "应为有限的数",
+    "multiple_of": "应为 {multiple_of} 的倍数",
+    "datetime_type": "应为时间，格式 YYYY-MM-DDTHH:MM:SS+08:00",
+    "datetime_from_date_parsing": "应为时间，格式 YYYY-MM-DDTHH:MM:SS+08:00",
+    "time_parsing": "应为时刻，格式 HH:MM:SS",
+    "string_unicode": "应为 UTF-8 文字",
+    "string_sub_type": "应为文字",
+    "bytes_type": "应为文字或文件内容",
+    "json_type": "应为 JSON 文字",
+    "url_parsing": "应为网址",
+    "url_type": "应为网址",
+    "uuid_parsing": "应为 UUID",
+    "set_type": "应为列表",
+    "tuple_type": "应为列表",
+    "iterable_type": "应为列表",
+    "model_attributes_type": "应为对象",
+    "dict_attributes_type": "应为对象",
+    "is_instance_of": "类型不符",
+    "none_required": "应为空",
+    "frozen_field": "不可修改",
+    "missing_argument": "必填项缺失",
 }
+
+# Character classes of the API's patterns, in words.
+_CHARSETS = {
+    "0-9": "数字",
+    "0-9a-f": "小写十六进制字符（0-9、a-f）",
+    "0-9A-Za-z\\-": "字母、数字或连字符",
+}
+_SIMPLE_PATTERN = re.compile(r"^\^\[([^\]]+)\]\{(\d+)(?:,(\d+))?\}\$$")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+# Messages of the framework's own checks, for which no Chinese exists upstream.
+_FRAMEWORK_VALUE_ERRORS = {
+    "Expected UploadFile": "应为上传的文件（multipart/form-data 中的 file 字段）",
+}
+
+
+def _pattern_rule(pattern: str) -> str:
+    """A pattern as a rule a person reads: "^[0-9]{64}$" -> "应为 64 位数字"."""
+    match = _SIMPLE_PATTERN.match(pattern)
+    if match is None or match.group(1) not in _CHARSETS:
+        return f"格式不符（应符合 {pattern}）"
+    what, low, high = _CHARSETS[match.group(1)], match.group(2), match.group(3)
+    if high is None:
+        return f"应为 {low} 位{what}"
+    return f"应为 {low} 至 {high} 位{what}"
 
 
 # Pydantic's error types whose stable code here says more plainly what to fix.
@@ -179,10 +234,15 @@ def chinese_message(error: Mapping[str, Any]) -> str:
     kind = str(error.get("type", ""))
     ctx = error.get("ctx") or {}
     if kind in ("value_error", "assertion_error") and "error" in ctx:
-        return str(ctx["error"])
+        text = str(ctx["error"])
+        if _CJK.search(text):
+            return text
+        return next((c for e, c in _FRAMEWORK_VALUE_ERRORS.items() if e in text), "输入不合规")
+    if kind == "string_pattern_mismatch" and "pattern" in ctx:
+        return _pattern_rule(str(ctx["pattern"]))
     template = _MESSAGES.get(kind)
     if template is None:
-        return f"输入不合规：{error.get('msg', '')}"
+        return "输入不合规"
     try:
         return template.format(**ctx)
     except (KeyError, IndexError):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -19,29 +18,26 @@ from app.access.router import router as keys_router
 from app.config import Settings, get_settings
 from app.db import MAX_CONNECTIONS, make_engine, make_sessionmaker
 from app.draws.router import router as draws_router
-from app.errors import (
-    DomainError,
-    Problem,
-    ProblemItem,
-    chinese_message,
-    error_code,
-    problem_response,
-)
+from app.errors import DomainError, Problem, problem_response
 from app.idempotency import Replay
 from app.ledger.keys import load_or_create_signer
 from app.ledger.router import router as log_router
 from app.ledger.store import sign_after_commit
 from app.limits import BodySizeLimit, InFlightLimit
 from app.observability import install_observability
+from app.openapi import install as install_openapi
+from app.openapi import operation_id
 from app.pools.router import router as pools_router
 from app.pools.transfer import router as transfer_router
 from app.public.cache import LogVersion, PublicPageCache
 from app.public.router import router as public_router
 from app.routing import TransactionalRoute, api_routes
+from app.validation import validation_problem
 
 log = logging.getLogger("shuangsui")
 
 _HTTP_TITLES = {
+    400: ("malformed_body", "请求体无法解析"),
     401: ("unauthorized", "未认证"),
     403: ("forbidden", "无权操作"),
     404: ("not_found", "未找到"),
@@ -58,40 +54,23 @@ async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    items = [
-        ProblemItem(
-            loc=[str(p) if not isinstance(p, int) else p for p in err.get("loc", ())],
-            message=chinese_message(err),
-            code=error_code(err),
-            value=_shown(err.get("input")),
-        )
-        for err in exc.errors()
-    ]
-    where = "；".join(f"{'.'.join(map(str, i.loc))}：{i.message}" for i in items[:5])
-    problem = Problem(
-        type="urn:shuangsui:error:invalid_input",
-        status=422,
-        code="invalid_input",
-        title="输入数据不合规",
-        detail=f"请求中有 {len(items)} 处问题：{where}",
-        errors=items,
-    )
-    return problem_response(problem)
+    return problem_response(validation_problem(exc.errors()))
 
 
-def _shown(value: Any) -> str | None:
-    if value is None or isinstance(value, dict | list):
-        return None
-    text = str(value)
-    return text if len(text) <= 200 else text[:200] + "…"
-
-
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code, title = _HTTP_TITLES.get(exc.status_code, ("http_error", "请求失败"))
-    detail = exc.detail if isinstance(exc.detail, str) and exc.status_code != 404 else title
+    headers = getattr(exc, "headers", None)
+    # The framework's own details are English: each status gets its Chinese sentence.
     if exc.status_code == 404:
         detail = "没有这个地址"
+    elif exc.status_code == 405:
+        allowed = next((v for k, v in (headers or {}).items() if k.lower() == "allow"), "")
+        detail = f"此地址不支持 {request.method} 方法" + (f"；可用：{allowed}" if allowed else "")
+    elif exc.status_code == 400:
+        detail = "请求体无法解析：请检查 Content-Type 与请求体（上传文件须为 multipart/form-data）"
+    else:
+        detail = title
     problem = Problem(
         type=f"urn:shuangsui:error:{code}",
         status=exc.status_code,
@@ -99,7 +78,7 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
         title=title,
         detail=detail,
     )
-    return problem_response(problem, headers=getattr(exc, "headers", None))
+    return problem_response(problem, headers=headers)
 
 
 async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -153,13 +132,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine.dispose()
 
     app = FastAPI(
-        title="shuangsui 双随机、一公开 抽查服务",
+        # ASCII: generators make the client's package name of it.
+        title="shuangsui",
         version=__version__,
         description=(
-            "检查对象名录库、执法检查人员名录库、可复现可验证的随机抽查与公开日志。\n\n"
+            "**双随机、一公开 抽查服务**（shuangsui）：检查对象名录库、执法检查人员名录库、"
+            "可复现可验证的随机抽查与公开日志。\n\n"
             "所有错误以 application/problem+json（RFC 9457）返回：`code` 为稳定的英文错误码，"
             "`title`/`detail` 为中文说明，`errors` 逐条指出问题所在（字段、行、列）。"
+            "每个操作列出它可能返回的错误码（`x-error-codes`）和所需角色（`x-roles`）。\n\n"
+            "`X-Actor`（经办人姓名）可直接以 UTF-8 发送，或按 UTF-8 百分号编码。"
         ),
+        generate_unique_id_function=operation_id,
         lifespan=lifespan,
     )
     # Added first, so it sits inside the body limit: refused bodies never wait.
@@ -187,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(public_router)
     app.include_router(keys_router)
     install_observability(app)
+    install_openapi(app)
     _check_routes(app)
     return app
 

@@ -40,6 +40,33 @@ COUNTIES: tuple[County, ...] = (
 
 COUNTY_BY_CODE = {c.code: c for c in COUNTIES}
 COUNTY_BY_NAME = {c.name: c for c in COUNTIES} | {c.full_name: c for c in COUNTIES}
+# What clerks write before a county's name: "湖南省衡阳市常宁市", "衡阳市衡南县".
+CITY_PREFIXES = ("湖南省", "衡阳市")
+
+
+def without_city_prefix(text: str) -> str:
+    """A county's name without the province and city before it.
+
+    >>> without_city_prefix("衡阳市常宁市"), without_city_prefix("湖南省衡阳市松木经济开发区")
+    ('常宁市', '衡阳松木经济开发区')
+    """
+    rest = text
+    for prefix in CITY_PREFIXES:
+        rest = rest.removeprefix(prefix)
+    if rest == text or not rest:
+        return text
+    if rest not in COUNTY_BY_NAME and "衡阳" + rest in COUNTY_BY_NAME:
+        return "衡阳" + rest  # the parks' own full names begin with 衡阳
+    return rest
+
+
+def county_of(text: str) -> County | None:
+    """The county a code, a name or a full name (with or without 衡阳市) means."""
+    return (
+        COUNTY_BY_CODE.get(text)
+        or COUNTY_BY_NAME.get(text)
+        or COUNTY_BY_NAME.get(without_city_prefix(text))
+    )
 
 
 @dataclass(frozen=True, slots=True)

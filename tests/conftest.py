@@ -27,6 +27,7 @@ from app.main import create_app
 from app.migrate import upgrade
 from app.pools.demo_load import load_demo_pool
 from tests.auditor import verify_every_draw
+from tests.error_answers import RecordErrors, undocumented
 from tests.factories import ApiClient
 from tests.pg import find_pg_bin, running_server
 
@@ -147,6 +148,7 @@ def client(settings: Settings, api_keys: dict[str, str]) -> Iterator[ApiClient]:
     Afterwards, every draw the test made is verified as an auditor would.
     """
     app = create_app(settings)
+    app.add_middleware(RecordErrors)
     with ApiClient(app, api_keys, raise_server_exceptions=False) as test_client:
         yield test_client
         verify_every_draw(test_client)
@@ -159,3 +161,14 @@ def demo(client: ApiClient, session_factory: sessionmaker[Session]) -> ApiClient
         load_demo_pool(session)
         session.commit()
     return client
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_error_answer_is_documented(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After the run: each problem answer a test provoked is listed in the
+    OpenAPI document for the operation that gave it."""
+    yield
+    data_dir = tmp_path_factory.mktemp("openapi")
+    document = create_app(Settings(database_url="sqlite://", data_dir=data_dir)).openapi()
+    missing = undocumented(document)
+    assert not missing, "error answers missing from the OpenAPI document:\n" + "\n".join(missing)

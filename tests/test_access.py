@@ -175,7 +175,7 @@ def test_admin_issues_keys_shown_once_and_stored_as_hash(
     issued = created.json()
     secret = issued["secret"]
     assert secret.startswith("ssk_" + issued["prefix"] + "_") and len(secret) > 40
-    listed = client.get("/api/v1/keys", headers=client.as_role("auditor")).json()
+    listed = client.get("/api/v1/keys", headers=client.as_role("auditor")).json()["items"]
     assert secret not in str(listed)
     mine = next(k for k in listed if k["prefix"] == issued["prefix"])
     assert mine["status"] == "active" and mine["last_used_at"] is None
@@ -192,7 +192,9 @@ def test_admin_issues_keys_shown_once_and_stored_as_hash(
     assert plan.status_code == 201, plan.text
     assert plan.json()["created_by"] == "张三（省执法系统）"
     used = next(
-        k for k in client.get("/api/v1/keys", headers=admin).json() if k["id"] == mine["id"]
+        k
+        for k in client.get("/api/v1/keys", headers=admin).json()["items"]
+        if k["id"] == mine["id"]
     )
     assert used["last_used_at"] is not None
 
@@ -306,7 +308,7 @@ def test_a_witness_must_confirm_the_digits(
     assert draw["status"] == "done" and draw["seed"].startswith(f"dice/{DIGITS}/")
     assert draw["seed_detail"]["entered_by"] == "测试经办人员"
     assert draw["seed_detail"]["confirmed_by"] == f"{WITNESSES[0]}（测试见证人）"
-    history = client.get(f"/api/v1/draws/{public_id}/history").json()
+    history = client.get(f"/api/v1/draws/{public_id}/history").json()["items"]
     assert [(h["action"], h["actor"]) for h in history] == [
         ("freeze", "测试经办人员"),
         ("seed_entered", "测试经办人员"),

@@ -149,7 +149,7 @@ def test_digits_before_the_announced_time_are_refused(demo: ApiClient, hours: in
     assert early.json()["code"] == "outside_ceremony_window"
     assert "北京时间" in early.json()["detail"] and "尚未开始" in early.json()["detail"]
     assert log_kinds(demo, frozen["public_id"]) == ["commitment"]
-    history = demo.get(f"/api/v1/draws/{frozen['public_id']}/history").json()
+    history = demo.get(f"/api/v1/draws/{frozen['public_id']}/history").json()["items"]
     assert [h["action"] for h in history] == ["freeze"]
 
 
@@ -267,7 +267,7 @@ def test_other_digits_need_a_withdrawal_with_a_reason(demo: ApiClient) -> None:
     assert _enter(demo, public_id, DIGITS).status_code == 200
     done = _confirm(demo, public_id, DIGITS).json()
     assert done["status"] == "done"
-    history = demo.get(f"/api/v1/draws/{public_id}/history").json()
+    history = demo.get(f"/api/v1/draws/{public_id}/history").json()["items"]
     assert [h["action"] for h in history] == [
         "freeze",
         "seed_entered",
@@ -302,7 +302,9 @@ def test_withdrawal_racing_a_confirmation_never_both_succeed(demo: ApiClient) ->
             withdrawn.text,
         )
         draw = demo.get(f"/api/v1/draws/{public_id}").json()
-        actions = [h["action"] for h in demo.get(f"/api/v1/draws/{public_id}/history").json()]
+        actions = [
+            h["action"] for h in demo.get(f"/api/v1/draws/{public_id}/history").json()["items"]
+        ]
         if confirmed.status_code == 200:
             assert draw["status"] == "done" and "seed_withdrawn" not in actions
             assert withdrawn.json()["code"] == "already_seeded"

@@ -480,7 +480,7 @@ def test_racing_clients_never_fork_a_draw_or_the_log(
     server, keys = workers3
     started = time.monotonic()
     with httpx.Client(base_url=server.base, headers={"X-API-Key": keys["operator"]}) as api:
-        listed = {t["key"] for t in api.get("/api/v1/plan-templates").json()}
+        listed = {t["key"] for t in api.get("/api/v1/plan-templates").json()["items"]}
     assert set(TEMPLATES) <= listed
     groups = [Group(template) for template in TEMPLATES]
     record = Record()

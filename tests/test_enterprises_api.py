@@ -100,7 +100,7 @@ def test_update_keeps_history_with_actor(client: TestClient) -> None:
     assert updated["risk_grade"] == "D"
     assert updated["tags"] == ["hazardous_process", "major_hazard"]
     assert updated["version"] == 2
-    history = client.get(f"/api/v1/enterprises/{created['id']}/history").json()
+    history = client.get(f"/api/v1/enterprises/{created['id']}/history").json()["items"]
     assert [h["action"] for h in history] == ["create", "update"]
     change = history[1]
     assert change["actor"] == "王科长（测试经办人员）"  # the person, and the key they used
@@ -113,7 +113,7 @@ def test_a_no_op_update_records_nothing(client: TestClient) -> None:
     created = create_enterprise(client)
     response = client.patch(f"/api/v1/enterprises/{created['id']}", json={"risk_grade": "B"})
     assert response.json()["version"] == 1
-    assert len(client.get(f"/api/v1/enterprises/{created['id']}/history").json()) == 1
+    assert len(client.get(f"/api/v1/enterprises/{created['id']}/history").json()["items"]) == 1
 
 
 def test_stale_version_is_refused(client: TestClient) -> None:
@@ -159,7 +159,8 @@ def test_retire_keeps_the_record_readable(client: TestClient) -> None:
     restored = client.post(f"/api/v1/enterprises/{created['id']}/restore")
     assert restored.json()["retired_at"] is None
     actions = [
-        h["action"] for h in client.get(f"/api/v1/enterprises/{created['id']}/history").json()
+        h["action"]
+        for h in client.get(f"/api/v1/enterprises/{created['id']}/history").json()["items"]
     ]
     assert actions == ["create", "retire", "restore"]
 

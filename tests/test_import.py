@@ -153,13 +153,16 @@ def test_upsert_dry_run_then_real(client: TestClient) -> None:
     report = dry.json()
     assert (report["created"], report["updated"], report["unchanged"]) == (1, 1, 0)
     assert report["import_id"] is None
-    assert {
-        "row": 2,
-        "key": uscc(serial=1),
-        "action": "update",
-        "fields": ["address", "name", "risk_grade"],
-    } in report["changes"]
-    assert {"row": 3, "key": uscc(serial=2), "action": "create", "fields": []} in report["changes"]
+    update, create = report["changes"]
+    assert (update["row"], update["key"], update["action"]) == (2, uscc(serial=1), "update")
+    assert [f["field"] for f in update["fields"]] == ["address", "name", "risk_grade"]
+    assert {"field": "risk_grade", "column": "E（风险等级）", "old": "A", "new": "D"} in update[
+        "fields"
+    ]
+    assert (create["row"], create["key"], create["action"]) == (3, uscc(serial=2), "create")
+    assert {"field": "county", "column": "C（县市区）", "old": None, "new": "430422"} in create[
+        "fields"
+    ]
     assert _count(client) == 1
     assert client.get(f"/api/v1/enterprises/{existing['id']}").json()["risk_grade"] == "A"
 
@@ -168,7 +171,7 @@ def test_upsert_dry_run_then_real(client: TestClient) -> None:
     assert _count(client) == 2
     updated = client.get(f"/api/v1/enterprises/{existing['id']}").json()
     assert updated["risk_grade"] == "D"
-    history = client.get(f"/api/v1/enterprises/{existing['id']}/history").json()
+    history = client.get(f"/api/v1/enterprises/{existing['id']}/history").json()["items"]
     assert history[-1]["action"] == "update"
     assert history[-1]["import_id"] == real.json()["import_id"]
 
@@ -344,8 +347,8 @@ def test_rows_written_in_bulk_read_back_as_records_made_one_by_one(
     assert {k: v for k, v in imported.items() if k in expected} == expected
     assert datetime.fromisoformat(imported["created_at"]).utcoffset() == timedelta(0)
 
-    (made,) = client.get(f"/api/v1/enterprises/{one_by_one['id']}/history").json()
-    (loaded,) = client.get(f"/api/v1/enterprises/{imported['id']}/history").json()
+    (made,) = client.get(f"/api/v1/enterprises/{one_by_one['id']}/history").json()["items"]
+    (loaded,) = client.get(f"/api/v1/enterprises/{imported['id']}/history").json()["items"]
     assert loaded["action"] == made["action"] == "create"
     assert loaded["import_id"] == report["import_id"]
     assert loaded["before"] is None and made["before"] is None

@@ -23,7 +23,7 @@ def test_inspector_lifecycle(client: TestClient) -> None:
         f"/api/v1/inspectors/{created['id']}/retire", json={"reason": "调离执法岗位"}
     )
     assert retired.json()["active"] is False
-    history = client.get(f"/api/v1/inspectors/{created['id']}/history").json()
+    history = client.get(f"/api/v1/inspectors/{created['id']}/history").json()["items"]
     assert [h["action"] for h in history] == ["create", "update", "retire"]
     assert history[1]["before"]["unit"] == "执法支队"
 
@@ -92,7 +92,7 @@ def test_conflicts_by_codes_with_dates(client: TestClient) -> None:
     assert ended.json()["valid_to"] == "2024-12-31"
     assert client.get("/api/v1/conflicts?active_on=2025-01-01").json()["total"] == 0
     assert client.get("/api/v1/conflicts?active_on=2024-06-01").json()["total"] == 1
-    history = client.get(f"/api/v1/conflicts/{conflict['id']}/history").json()
+    history = client.get(f"/api/v1/conflicts/{conflict['id']}/history").json()["items"]
     assert [h["action"] for h in history] == ["create", "update"]
 
 
@@ -123,5 +123,7 @@ def test_inspection_history(client: TestClient) -> None:
     assert listed["total"] == 1
     june = client.get("/api/v1/inspections?date_from=2025-06-01&date_to=2025-06-30").json()
     assert june["total"] == 1
-    per_enterprise = client.get(f"/api/v1/enterprises/{enterprise['id']}/inspections").json()
+    per_enterprise = client.get(f"/api/v1/enterprises/{enterprise['id']}/inspections").json()[
+        "items"
+    ]
     assert per_enterprise[0]["source"] == "衡南县应急管理局"

@@ -100,7 +100,8 @@ def test_outcomes_are_recorded_then_published_and_then_fixed(client: TestClient)
     assert published["log_index"] in draw_entries
     # who recorded and who published, in the draw's history
     steps = [
-        (h["action"], h["actor"]) for h in client.get(f"/api/v1/draws/{public_id}/history").json()
+        (h["action"], h["actor"])
+        for h in client.get(f"/api/v1/draws/{public_id}/history").json()["items"]
     ]
     assert steps[-3:] == [
         ("record", "测试经办人员"),
@@ -155,7 +156,7 @@ def test_an_inspection_dated_before_the_draw_or_in_the_future_is_refused(
         assert refused.status_code == 422, (day, refused.text)
         assert refused.json()["code"] == "inspected_on_out_of_range"
         assert "北京时间" in refused.json()["detail"]
-    assert client.get(f"/api/v1/draws/{public_id}/outcomes").json() == []
+    assert client.get(f"/api/v1/draws/{public_id}/outcomes").json()["items"] == []
     accepted = client.post(
         f"/api/v1/draws/{public_id}/outcomes",
         json={"uscc": drawn, "outcome": "no_problem", "inspected_on": TODAY},

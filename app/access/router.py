@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.access import keys
@@ -15,6 +15,7 @@ from app.db import SessionDep
 from app.deps import ActorDep
 from app.errors import PROBLEM_RESPONSES
 from app.routing import TransactionalRoute
+from app.schemas import Page, PageQuery
 from app.types import utcnow
 
 router = APIRouter(
@@ -73,8 +74,8 @@ def key_out(key: ApiKey) -> KeyOut:
 
 
 @router.get("", summary="API 密钥：查询", dependencies=[allow(OVERSEE)])
-def list_keys(session: SessionDep) -> list[KeyOut]:
-    return [key_out(k) for k in keys.list_keys(session)]
+def list_keys(session: SessionDep, paging: Annotated[PageQuery, Query()]) -> Page[KeyOut]:
+    return paging.of([key_out(k) for k in keys.list_keys(session)])
 
 
 @router.post(

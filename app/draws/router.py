@@ -39,7 +39,7 @@ from app.ledger import store as ledger
 from app.pools.schemas import ChangeOut
 from app.pools.service import history, paginate
 from app.routing import TransactionalRoute
-from app.schemas import MAX_PAGE_SIZE, Page, RecordId
+from app.schemas import MAX_PAGE_SIZE, Page, PageQuery, RecordId
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
@@ -138,24 +138,37 @@ def create_plan(session: SessionDep, actor: ActorDep, body: PlanCreate) -> PlanO
     return plan_out(session, service.create_plan(session, data=body, actor=actor))
 
 
+class PlanTemplateOut(BaseModel):
+    """A ready plan of the annual inspection plans."""
+
+    key: str = Field(description="模板键，用于 POST /plans/from-template/{key}")
+    title: str
+    year: int
+    quarter: int | None
+    planned_month: str
+    total: int = Field(description="计划抽取家数")
+
+
 @router.get(
     "/plan-templates",
     dependencies=[allow(STAFF_READ)],
     tags=["plans"],
     summary="计划模板：衡阳 2024、2025 年度计划",
 )
-def list_templates() -> list[dict[str, Any]]:
-    return [
-        {
-            "key": key,
-            "title": t.title,
-            "year": t.year,
-            "quarter": t.quarter,
-            "planned_month": t.planned_month,
-            "total": templates.planned_total(t),
-        }
-        for key, t in templates.TEMPLATES.items()
-    ]
+def list_templates(paging: Annotated[PageQuery, Query()]) -> Page[PlanTemplateOut]:
+    return paging.of(
+        [
+            PlanTemplateOut(
+                key=key,
+                title=t.title,
+                year=t.year,
+                quarter=t.quarter,
+                planned_month=t.planned_month,
+                total=templates.planned_total(t),
+            )
+            for key, t in templates.TEMPLATES.items()
+        ]
+    )
 
 
 @router.post(
@@ -200,9 +213,12 @@ def update_plan(
     tags=["plans"],
     summary="抽查计划：变更历史（谁、何时、改了什么）",
 )
-def plan_history(session: SessionDep, plan_id: RecordId) -> list[ChangeOut]:
+def plan_history(
+    session: SessionDep, plan_id: RecordId, paging: Annotated[PageQuery, Query()]
+) -> Page[ChangeOut]:
     plan = service.get_plan(session, plan_id)
-    return [ChangeOut.model_validate(c) for c in history(session, entity="plan", entity_id=plan.id)]
+    changes = history(session, entity="plan", entity_id=plan.id)
+    return paging.of([ChangeOut.model_validate(c) for c in changes])
 
 
 @router.get(
@@ -211,12 +227,14 @@ def plan_history(session: SessionDep, plan_id: RecordId) -> list[ChangeOut]:
     tags=["draws"],
     summary="抽查：经办历史（冻结、录入点数、见证确认、撤销、登记和公开检查结果，各由谁、何时）",
 )
-def draw_history(session: SessionDep, public_id: str) -> list[ChangeOut]:
+def draw_history(
+    session: SessionDep, public_id: str, paging: Annotated[PageQuery, Query()]
+) -> Page[ChangeOut]:
     draw = service.get_draw(session, public_id)
     changes = history(session, entity="draw", entity_id=draw.id)
     for outcome in outcomes.outcomes_of(session, draw, published_only=False):
         changes += history(session, entity="outcome", entity_id=outcome.id)
-    return [ChangeOut.model_validate(c) for c in sorted(changes, key=lambda c: c.id)]
+    return paging.of([ChangeOut.model_validate(c) for c in sorted(changes, key=lambda c: c.id)])
 
 
 @router.get(
@@ -431,12 +449,12 @@ def _percent(p: Any) -> str:
     tags=["outcomes"],
     summary="检查结果：查询（含未公开）",
 )
-def list_outcomes(session: SessionDep, public_id: str) -> list[OutcomeOut]:
+def list_outcomes(
+    session: SessionDep, public_id: str, paging: Annotated[PageQuery, Query()]
+) -> Page[OutcomeOut]:
     draw = service.get_draw(session, public_id)
-    return [
-        outcomes.outcome_out(draw, o)
-        for o in outcomes.outcomes_of(session, draw, published_only=False)
-    ]
+    found = outcomes.outcomes_of(session, draw, published_only=False)
+    return paging.of([outcomes.outcome_out(draw, o) for o in found])
 
 
 @router.post(

@@ -21,6 +21,7 @@ from app.draws.sources.dice_drand import DiceDrandAnnouncement
 from app.draws.sources.drand import DrandAnnouncement
 from app.draws.status import DrawStatus
 from app.pools.schemas import CountyCode, Sectors, Text
+from app.schemas import DiceDigits
 
 _STRATUM_ID = r"^[a-z0-9_-]{1,64}$"
 _DECIMAL = re.compile(r"^(0|[1-9][0-9]*)(\.[0-9]+)?$")
@@ -269,15 +270,12 @@ class FreezeRequest(BaseModel):
     )
 
 
-_DIGITS = r"^[0-9]{20,200}$"
-
-
 class DiceReveal(BaseModel):
     """The digits read out at the ceremony, and which announced witnesses are present."""
 
     model_config = ConfigDict(extra="forbid")
 
-    digits: str = Field(pattern=_DIGITS, description="按顺序连接的骰子点数，至少 20 位")
+    digits: DiceDigits = Field(description="按顺序连接的骰子点数，至少 20 位，可用空格分组")
     witnesses: Witnesses
 
 
@@ -286,7 +284,7 @@ class SeedConfirmation(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    digits: str = Field(pattern=_DIGITS, description="见证人按现场记录再次录入的骰子点数")
+    digits: DiceDigits = Field(description="见证人按现场记录再次录入的骰子点数")
 
 
 class Withdrawal(BaseModel):

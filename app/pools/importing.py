@@ -11,426 +11,79 @@ erases data.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from operator import attrgetter
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
-from pydantic import BaseModel, ValidationError
 from sqlalchemy import Table as SqlTable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import reference as ref
 from app.bulk import insert_rows, next_ids
-from app.errors import ImportRejected, ProblemItem, chinese_message
 from app.history import ChangeRecord
 from app.pools import schemas, service
-from app.pools.models import Enterprise, EnterpriseTag, ImportBatch, Inspector
-from app.pools.tabular import (
-    Row,
-    Table,
-    TableError,
-    column_letter,
-    looks_like_excel_number,
-    read_table,
+from app.pools.columns import (
+    ENTERPRISE_COLUMNS,
+    INSPECTION_COLUMNS,
+    INSPECTOR_COLUMNS,
+    Column,
+    header_test,
 )
+from app.pools.models import Enterprise, EnterpriseTag, ImportBatch, Inspector
+from app.pools.rows import (
+    ImportReport,
+    Layout,
+    Problems,
+    ValidRow,
+    created,
+    duplicate_check,
+    layout,
+    unreadable,
+    updated,
+    valid_rows,
+)
+from app.pools.tabular import Table, TableError, read_table
 from app.types import utcnow
 
-M = TypeVar("M", bound=BaseModel)
-
-MAX_LISTED_PROBLEMS = 10_000
-MAX_LISTED_CHANGES = 1_000
-# Columns that bureaus' sheets often carry and that mean nothing to the directory.
-IGNORED_HEADERS = frozenset({"序号", "编号", "备注说明"})
-
-
-@dataclass(frozen=True, slots=True)
-class Column:
-    """One column of an import file and its template."""
-
-    header: str
-    field: str
-    required: bool = False
-    text: bool = False  # a code: must stay text in Excel
-    kind: str = "str"  # "str" | "bool" | "date"
-    example: str = ""
-    help: str = ""
-    choices: tuple[str, ...] | None = None
-    aliases: tuple[str, ...] = ()
+__all__ = [
+    "CHUNK_ROWS",
+    "ENTERPRISE_COLUMNS",
+    "IMPORTERS",
+    "INSPECTION_COLUMNS",
+    "INSPECTOR_COLUMNS",
+    "Column",
+    "ImportReport",
+    "import_enterprises",
+    "import_inspections",
+    "import_inspectors",
+    "start_batch",
+]
 
 
-_YES_NO = ("是", "否")
-
-ENTERPRISE_COLUMNS: tuple[Column, ...] = (
-    Column(
-        "统一社会信用代码",
-        "uscc",
-        True,
-        True,
-        example="91430422MA4L12345X",
-        help="18位，含校验位；请保持文本格式",
-        aliases=("信用代码", "社会信用代码"),
-    ),
-    Column("企业名称", "name", True, example="衡南县示例加油站有限公司", aliases=("单位名称",)),
-    Column(
-        "县市区",
-        "county",
-        True,
-        example="衡南县",
-        help="县市区或园区名称，亦可填代码",
-        choices=tuple(c.name for c in ref.COUNTIES),
-        aliases=("所属县市区", "区县"),
-    ),
-    Column(
-        "行业领域",
-        "sector",
-        example="危险化学品",
-        help="可不填，由企业类别推出",
-        choices=tuple(t.label for t in ref.SECTORS),
-    ),
-    Column(
-        "企业类别",
-        "subtype",
-        True,
-        example="加油站",
-        choices=tuple(t.label for t in ref.ALL_SUBTYPES),
-        aliases=("类别", "企业类型"),
-    ),
-    Column(
-        "经营状态",
-        "status",
-        example="正常生产经营",
-        help="不填为正常生产经营",
-        choices=tuple(t.label for t in ref.STATUSES),
-    ),
-    Column(
-        "风险等级",
-        "risk_grade",
-        example="B",
-        help="A（低）至 D（重大）",
-        choices=tuple(t.code for t in ref.RISK_GRADES),
-    ),
-    Column("重点监管", "key_supervision", kind="bool", example="否", choices=_YES_NO),
-    Column(
-        "标签",
-        "tags",
-        example="重大危险源、危险化工工艺",
-        help="多个用顿号分隔：" + "、".join(t.label for t in ref.TAGS),
-    ),
-    Column(
-        "配对键",
-        "pair_key",
-        text=True,
-        example="",
-        help="高速公路服务区两侧加油站填写相同的配对键，如 pair-G4-hengshan",
-    ),
-    Column("地址", "address", example="衡南县云集街道示例路1号"),
-)
-
-INSPECTOR_COLUMNS: tuple[Column, ...] = (
-    Column("姓名", "name", True, example="张三"),
-    Column("执法证号", "cert_no", True, True, example="HN-0431-0021", help="唯一；请保持文本格式"),
-    Column("执法证有效期起", "cert_valid_from", True, kind="date", example="2024-01-01"),
-    Column("执法证有效期止", "cert_valid_to", True, kind="date", example="2028-12-31"),
-    Column("所属单位", "unit", True, example="执法支队", choices=tuple(u.name for u in ref.UNITS)),
-    Column("县市区", "county", example="石鼓区", choices=tuple(c.name for c in ref.COUNTIES)),
-    Column(
-        "专业领域",
-        "specialties",
-        example="危险化学品、烟花爆竹",
-        help="多个用顿号分隔：" + "、".join(t.label for t in ref.SECTORS),
-    ),
-    Column("在岗", "active", kind="bool", example="是", choices=_YES_NO),
-    Column("联系电话", "phone", text=True, example="13800000000", help="不公开"),
-)
-
-INSPECTION_COLUMNS: tuple[Column, ...] = (
-    Column(
-        "统一社会信用代码",
-        "uscc",
-        True,
-        True,
-        example="91430422MA4L12345X",
-        aliases=("信用代码", "社会信用代码"),
-    ),
-    Column("检查日期", "inspected_on", True, kind="date", example="2025-06-18"),
-    Column(
-        "检查类型",
-        "kind",
-        True,
-        example="县级检查",
-        choices=tuple(t.label for t in ref.INSPECTION_KINDS),
-    ),
-    Column("检查单位", "source", True, example="衡南县应急管理局", aliases=("来源",)),
-    Column("备注", "note", example=""),
-)
-
-
-@dataclass
-class ImportReport:
-    """What an import did (or, in a dry run, would do)."""
-
-    target: str
-    dry_run: bool
-    rows: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    import_id: int | None = None
-    warnings: list[str] = field(default_factory=list)
-    changes: list[dict[str, Any]] = field(default_factory=list)
-
-    def note_change(self, change: dict[str, Any]) -> None:
-        """Keep the first changes for the answer; the counts cover all."""
-        if len(self.changes) < MAX_LISTED_CHANGES:
-            self.changes.append(change)
-
-
-class _Problems:
-    """Collects every problem of a file, with where it is."""
-
-    def __init__(self) -> None:
-        self.items: list[ProblemItem] = []
-        self.count = 0
-
-    def add(
-        self,
-        *,
-        row: int | None,
-        column: str | None,
-        message: str,
-        code: str,
-        value: str | None = None,
-    ) -> None:
-        self.count += 1
-        if len(self.items) < MAX_LISTED_PROBLEMS:
-            self.items.append(
-                ProblemItem(row=row, column=column, message=message, code=code, value=value)
-            )
-
-    def raise_if_any(self, filename: str) -> None:
-        if not self.count:
-            return
-        first = self.items[0]
-        where = f"第 {first.row} 行" + (f" {first.column} 列" if first.column else "")
-        raise ImportRejected(
-            f"文件“{filename}”有 {self.count} 处问题，未写入任何数据。第一处：{where}，{first.message}",
-            errors=self.items,
-        )
-
-
-_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%Y%m%d")
-_TRUE = {"是", "y", "yes", "true", "1", "√", "t"}
-_FALSE = {"否", "n", "no", "false", "0", "×", "f"}
-
-
-def _parse_bool(text: str) -> bool | str:
-    lowered = text.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    return text  # left for the model to reject with its message
-
-
-def _parse_date(text: str) -> date | str:
-    cleaned = text.strip().split(" ")[0].split("T")[0]
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(cleaned, fmt).date()
-        except ValueError:
-            continue
-    return text
-
-
-@dataclass(frozen=True, slots=True)
-class _Layout:
-    """Which column of the file holds which field."""
-
-    positions: dict[str, int]  # field -> index in the row
-    columns: dict[str, Column]  # field -> column spec
-    headers: tuple[str, ...]
-    present: tuple[tuple[int, Column], ...]  # (index in the row, column), in file order
-
-    def where(self, field_name: str) -> str | None:
-        """'C（统一社会信用代码）' for a field, as the clerk sees the column."""
-        index = self.positions.get(field_name)
-        if index is None:
-            return None
-        return f"{column_letter(index)}（{self.headers[index]}）"
-
-
-def _layout(
-    table: Table, columns: Sequence[Column], report: ImportReport, problems: _Problems
-) -> _Layout:
-    by_name: dict[str, Column] = {}
-    for spec in columns:
-        for name in (spec.header, *spec.aliases):
-            by_name[name] = spec
-    positions: dict[str, int] = {}
-    for index, header in enumerate(table.headers):
-        column = by_name.get(header)
-        if column is None:
-            if header and header not in IGNORED_HEADERS:
-                report.warnings.append(f"已忽略不认识的列 {column_letter(index)}“{header}”")
-            continue
-        if column.field in positions:
-            first = positions[column.field]
-            problems.add(
-                row=table.header_row,
-                column=f"{column_letter(index)}（{header}）",
-                message=f"与 {column_letter(first)} 列重复，都表示“{column.header}”",
-                code="duplicate_column",
-                value=header,
-            )
-            continue
-        positions[column.field] = index
-    for spec in columns:
-        if spec.required and spec.field not in positions:
-            problems.add(
-                row=table.header_row,
-                column=None,
-                message=f"缺少必填列“{spec.header}”；请使用导入模板的表头",
-                code="missing_column",
-            )
-    by_field = {c.field: c for c in columns}
-    present = tuple(sorted((i, by_field[f]) for f, i in positions.items()))
-    return _Layout(positions, by_field, table.headers, present)
-
-
-def _raw_values(row: Row, layout: _Layout, problems: _Problems) -> dict[str, Any] | None:
-    """The non-blank cells of a row by field, converted; None if a code was mangled."""
-    values: dict[str, Any] = {}
-    ok = True
-    texts = row.texts
-    width = len(texts)
-    for index, column in layout.present:
-        if index >= width:
-            break
-        text = texts[index]
-        if not text:
-            continue
-        if "\x00" in text:
-            problems.add(
-                row=row.number,
-                column=layout.where(column.field),
-                message="单元格中有不可见的控制字符（NUL），请删除后重新导入",
-                code="control_character",
-                value=text.replace("\x00", "\\x00"),
-            )
-            ok = False
-        elif column.text and (index in row.numeric or looks_like_excel_number(text)):
-            problems.add(
-                row=row.number,
-                column=layout.where(column.field),
-                message=(
-                    f"“{column.header}”被 Excel 存成了数字（{text}），代码可能已丢失位数；"
-                    "请把该列设为文本格式后重新填写"
-                ),
-                code="excel_number",
-                value=text,
-            )
-            ok = False
-        elif column.kind == "str":
-            values[column.field] = text
-        elif column.kind == "bool":
-            values[column.field] = _parse_bool(text)
-        else:
-            values[column.field] = _parse_date(text)
-    return values if ok else None
-
-
-def _validate(
-    model: type[M],
-    row_number: int,
-    values: dict[str, Any],
-    layout: _Layout,
-    problems: _Problems,
-) -> M | None:
+def _read(
+    data: bytes, filename: str, columns: Sequence[Column], report: ImportReport
+) -> tuple[Table, Layout, Problems]:
+    """The file's table and where each column is; a file without the
+    template's required columns is refused here."""
+    problems = Problems()
     try:
-        return model.model_validate(values)
-    except ValidationError as exc:
-        for err in exc.errors():
-            loc = err.get("loc") or ()
-            field_name = str(loc[0]) if loc else None
-            column = layout.where(field_name) if field_name else None
-            if column is None and field_name in layout.columns:
-                column = layout.columns[field_name].header
-            raw = values.get(field_name) if field_name else None
-            problems.add(
-                row=row_number,
-                column=column,
-                message=chinese_message(err),
-                code=str(err.get("type", "invalid")),
-                value=None if raw is None else str(raw),
-            )
-        return None
-
-
-def _duplicate_check(
-    key: str,
-    row_number: int,
-    seen: dict[str, int],
-    field_name: str,
-    what: str,
-    layout: _Layout,
-    problems: _Problems,
-) -> bool:
-    """Whether `key` is new in the file; if not, the problem is added."""
-    first = seen.get(key)
-    if first is not None:
-        problems.add(
-            row=row_number,
-            column=layout.where(field_name),
-            message=f"{what} {key} 在文件中重复，第 {first} 行已出现",
-            code="duplicate_in_file",
-            value=key,
-        )
-        return False
-    seen[key] = row_number
-    return True
-
-
-def _open(data: bytes, filename: str) -> Table:
-    try:
-        return read_table(data, filename)
+        table = read_table(data, filename, is_header=header_test(columns))
     except TableError as exc:
-        raise _unreadable(filename, exc) from exc
+        raise unreadable(filename, exc) from exc
+    where = layout(table, columns, report, problems)
+    problems.raise_if_any(filename)
+    return table, where, problems
 
 
-def _valid_rows(
-    table: Table,
-    filename: str,
-    model: type[M],
-    layout: _Layout,
-    problems: _Problems,
-    report: ImportReport,
-) -> Iterator[tuple[int, M, dict[str, Any]]]:
-    """Each row that passes `model`: its number, the validated row, and the
-    fields its cells gave. The problems of the other rows are added; a file
-    that breaks part-way is refused like an unreadable one."""
-    try:
-        for row in table.rows:
-            report.rows += 1
-            values = _raw_values(row, layout, problems)
-            if values is None:
-                continue
-            valid = _validate(model, row.number, values, layout, problems)
-            if valid is not None:
-                yield row.number, valid, values
-    except TableError as exc:
-        raise _unreadable(filename, exc) from exc
-
-
-def _unreadable(filename: str, exc: TableError) -> ImportRejected:
-    return ImportRejected(
-        f"无法读取文件“{filename}”：{exc.message}",
-        errors=[ProblemItem(message=exc.message, code=exc.code)],
-        code="import_unreadable",
-    )
+def _done(report: ImportReport, batch: ImportBatch | None, session: Session) -> ImportReport:
+    report.finish_warnings()
+    if batch is not None:
+        _finish(batch, report)
+        session.flush()
+    return report
 
 
 def start_batch(
@@ -481,11 +134,7 @@ def import_enterprises(
     transaction back.
     """
     report = ImportReport(target="enterprises", dry_run=dry_run)
-    problems = _Problems()
-    table = _open(data, filename)
-    layout = _layout(table, ENTERPRISE_COLUMNS, report, problems)
-    problems.raise_if_any(filename)
-
+    table, columns, problems = _read(data, filename, ENTERPRISE_COLUMNS, report)
     batch = (
         None
         if dry_run
@@ -501,17 +150,17 @@ def import_enterprises(
             write_to = None if problems.count else batch
             writer.submit(_write_enterprises, session, chunk, report, actor, write_to)
 
-        rows = _valid_rows(table, filename, schemas.EnterpriseCreate, layout, problems, report)
-        for row_number, model, values in rows:
-            code = model.uscc
-            if not _duplicate_check(
-                code, row_number, seen, "uscc", "统一社会信用代码", layout, problems
+        rows = valid_rows(table, filename, schemas.EnterpriseCreate, columns, problems, report)
+        for row in rows:
+            code = row.model.uscc
+            if not duplicate_check(
+                code, row.number, seen, "uscc", "统一社会信用代码", columns, problems
             ):
                 continue
             if code in directory.retired:
                 problems.add(
-                    row=row_number,
-                    column=layout.where("uscc"),
+                    row=row.number,
+                    column=columns.where("uscc"),
                     message=(
                         f"企业 {code} 已注销（{directory.retired[code]}），请先在名录中恢复再导入"
                     ),
@@ -519,9 +168,9 @@ def import_enterprises(
                     value=code,
                 )
             elif code in directory.active:
-                chunk.updates.append((row_number, code, values, model))
+                chunk.updates.append(row)
             else:
-                chunk.creates.append((row_number, model))
+                chunk.creates.append(row)
             if len(chunk) == CHUNK_ROWS:
                 write(chunk)
                 chunk = _EnterpriseChunk()
@@ -531,10 +180,7 @@ def import_enterprises(
     problems.raise_if_any(filename)
     if progress is not None:
         progress(report.rows, report.rows)
-    if batch is not None:
-        _finish(batch, report)
-        session.flush()
-    return report
+    return _done(report, batch, session)
 
 
 # Rows of enterprises validated, then written, at a time.
@@ -564,13 +210,10 @@ class _Directory:
 
 @dataclass(slots=True)
 class _EnterpriseChunk:
-    """Valid rows waiting to be written."""
+    """Valid rows waiting to be written: new codes, and codes already in the directory."""
 
-    creates: list[tuple[int, schemas.EnterpriseCreate]] = field(default_factory=list)
-    # row number, code, the cells given, the validated row
-    updates: list[tuple[int, str, dict[str, Any], schemas.EnterpriseCreate]] = field(
-        default_factory=list
-    )
+    creates: list[ValidRow[schemas.EnterpriseCreate]] = field(default_factory=list)
+    updates: list[ValidRow[schemas.EnterpriseCreate]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.creates) + len(self.updates)
@@ -622,25 +265,33 @@ def _write_enterprises(
 ) -> None:
     """Count a chunk's changes and, unless `batch` is None (a dry run, or a
     file already refused), write them."""
-    if chunk.updates:
-        _apply_enterprise_updates(session, chunk.updates, report, actor, batch)
+    changes = _apply_enterprise_updates(session, chunk.updates, report, actor, batch)
+    room = report.room()
+    if room > 0:
+        changes += [created(report, row, "uscc") for row in chunk.creates[:room]]
+        report.note_changes(changes)
     _insert_enterprises(session, chunk.creates, report, actor, batch)
 
 
 def _apply_enterprise_updates(
     session: Session,
-    updates: list[tuple[int, str, dict[str, Any], schemas.EnterpriseCreate]],
+    updates: list[ValidRow[schemas.EnterpriseCreate]],
     report: ImportReport,
     actor: str,
     batch: ImportBatch | None,
-) -> None:
-    codes = [code for _, code, _, _ in updates]
+) -> list[dict[str, Any]]:
+    """Count, and unless `batch` is None write, the rows' changes; their entries."""
+    if not updates:
+        return []
+    codes = [row.model.uscc for row in updates]
     stored = {
         e.uscc: e for e in session.scalars(select(Enterprise).where(Enterprise.uscc.in_(codes)))
     }
-    for row_number, code, values, model in updates:
-        enterprise = stored[code]
-        given = {f: getattr(model, f) for f in values if f != "uscc"}
+    changes: list[dict[str, Any]] = []
+    for row in updates:
+        model = row.model
+        enterprise = stored[model.uscc]
+        given = {f: getattr(model, f) for f in row.values if f != "uscc"}
         if "subtype" in given and "sector" not in given:
             given["sector"] = model.sector
         before = service.enterprise_snapshot(enterprise)
@@ -652,7 +303,7 @@ def _apply_enterprise_updates(
             report.unchanged += 1
             continue
         report.updated += 1
-        report.note_change({"row": row_number, "key": code, "action": "update", "fields": changed})
+        changes.append(updated(report, row, model.uscc, before, proposed, changed))
         if batch is None:
             continue
         service.update_enterprise(
@@ -665,6 +316,7 @@ def _apply_enterprise_updates(
             actor=actor,
             import_id=batch.id,
         )
+    return changes
 
 
 _ENTERPRISES = cast(SqlTable, Enterprise.__table__)
@@ -679,18 +331,16 @@ _NEW_VALUES = attrgetter(*("county" if c == "county_code" else c for c in _NEW_E
 
 def _insert_enterprises(
     session: Session,
-    creates: list[tuple[int, schemas.EnterpriseCreate]],
+    creates: list[ValidRow[schemas.EnterpriseCreate]],
     report: ImportReport,
     actor: str,
     batch: ImportBatch | None,
 ) -> None:
-    for row_number, model in creates[: max(0, MAX_LISTED_CHANGES - report.created)]:
-        report.note_change({"row": row_number, "key": model.uscc, "action": "create", "fields": []})
     report.created += len(creates)
     if batch is None or not creates:
         return
     now = utcnow()
-    models = [model for _, model in creates]
+    models = [row.model for row in creates]
     ids = next_ids(session, _ENTERPRISES, len(models))
     rows = [(id_, *_NEW_VALUES(m)) for id_, m in zip(ids, models, strict=True)]
     insert_rows(
@@ -741,17 +391,14 @@ def import_inspectors(
 ) -> ImportReport:
     """Validate a file of inspectors and upsert them all, or reject it whole."""
     report = ImportReport(target="inspectors", dry_run=dry_run)
-    problems = _Problems()
-    table = _open(data, filename)
-    layout = _layout(table, INSPECTOR_COLUMNS, report, problems)
-    problems.raise_if_any(filename)
+    table, columns, problems = _read(data, filename, INSPECTOR_COLUMNS, report)
     existing = {i.cert_no: i for i in session.scalars(select(Inspector))}
     seen: dict[str, int] = {}
-    planned: list[tuple[int, schemas.InspectorCreate, dict[str, Any]]] = []
-    rows = _valid_rows(table, filename, schemas.InspectorCreate, layout, problems, report)
-    for row_number, model, values in rows:
-        _duplicate_check(model.cert_no, row_number, seen, "cert_no", "执法证号", layout, problems)
-        planned.append((row_number, model, values))
+    planned: list[ValidRow[schemas.InspectorCreate]] = []
+    for row in valid_rows(table, filename, schemas.InspectorCreate, columns, problems, report):
+        cert_no = row.model.cert_no
+        duplicate_check(cert_no, row.number, seen, "cert_no", "执法证号", columns, problems)
+        planned.append(row)
     problems.raise_if_any(filename)
 
     batch = (
@@ -759,19 +406,19 @@ def import_inspectors(
         if dry_run
         else start_batch(session, target="inspectors", filename=filename, data=data, actor=actor)
     )
-    for row_number, model, values in planned:
+    changes: list[dict[str, Any]] = []
+    for row in planned:
+        model = row.model
         current = existing.get(model.cert_no)
         if current is None:
             report.created += 1
-            report.note_change(
-                {"row": row_number, "key": model.cert_no, "action": "create", "fields": []}
-            )
+            changes.append(created(report, row, "cert_no"))
             if batch is not None:
                 service.create_inspector(session, data=model, actor=actor, import_id=batch.id)
             continue
-        given = {f: getattr(model, f) for f in values if f != "cert_no"}
+        given = {f: getattr(model, f) for f in row.values if f != "cert_no"}
         before = service.inspector_snapshot(current)
-        update = schemas.InspectorUpdate.model_validate({f: v for f, v in given.items()})
+        update = schemas.InspectorUpdate.model_validate(given)
         proposed = dict(before)
         for f, v in update.model_dump(exclude_unset=True, exclude={"version"}).items():
             proposed["county_code" if f == "county" else f] = (
@@ -782,17 +429,13 @@ def import_inspectors(
             report.unchanged += 1
             continue
         report.updated += 1
-        report.note_change(
-            {"row": row_number, "key": model.cert_no, "action": "update", "fields": changed}
-        )
+        changes.append(updated(report, row, model.cert_no, before, proposed, changed))
         if batch is not None:
             service.update_inspector(
                 session, inspector=current, data=update, actor=actor, import_id=batch.id
             )
-    if batch is not None:
-        _finish(batch, report)
-        session.flush()
-    return report
+    report.note_changes(changes)
+    return _done(report, batch, session)
 
 
 # -- inspection history ------------------------------------------------------
@@ -803,29 +446,26 @@ def import_inspections(
 ) -> ImportReport:
     """Validate a file of inspection records and add them all, or reject it whole."""
     report = ImportReport(target="inspections", dry_run=dry_run)
-    problems = _Problems()
-    table = _open(data, filename)
-    layout = _layout(table, INSPECTION_COLUMNS, report, problems)
-    problems.raise_if_any(filename)
+    table, columns, problems = _read(data, filename, INSPECTION_COLUMNS, report)
     enterprises = {
         uscc: id_ for id_, uscc in session.execute(select(Enterprise.id, Enterprise.uscc))
     }
     seen: dict[str, int] = {}
-    planned: list[tuple[int, schemas.InspectionCreate]] = []
-    rows = _valid_rows(table, filename, schemas.InspectionCreate, layout, problems, report)
-    for row_number, model, _values in rows:
+    planned: list[ValidRow[schemas.InspectionCreate]] = []
+    for row in valid_rows(table, filename, schemas.InspectionCreate, columns, problems, report):
+        model = row.model
         if model.uscc not in enterprises:
             problems.add(
-                row=row_number,
-                column=layout.where("uscc"),
+                row=row.number,
+                column=columns.where("uscc"),
                 message=f"名录库中没有统一社会信用代码为 {model.uscc} 的企业，请先导入企业",
                 code="unknown_enterprise",
                 value=model.uscc,
             )
             continue
         visit = f"{model.uscc}/{model.inspected_on}/{model.kind}/{model.source}"
-        _duplicate_check(visit, row_number, seen, "uscc", "检查记录", layout, problems)
-        planned.append((row_number, model))
+        duplicate_check(visit, row.number, seen, "uscc", "检查记录", columns, problems)
+        planned.append(row)
     problems.raise_if_any(filename)
 
     batch = (
@@ -833,18 +473,18 @@ def import_inspections(
         if dry_run
         else start_batch(session, target="inspections", filename=filename, data=data, actor=actor)
     )
-    for row_number, model in planned:
+    changes: list[dict[str, Any]] = []
+    for row in planned:
+        model = row.model
         if service.find_inspection(session, enterprise_id=enterprises[model.uscc], data=model):
             report.unchanged += 1
             continue
         report.created += 1
-        report.note_change({"row": row_number, "key": model.uscc, "action": "create", "fields": []})
+        changes.append(created(report, row, "uscc"))
         if batch is not None:
             service.create_inspection(session, data=model, actor=actor, import_id=batch.id)
-    if batch is not None:
-        _finish(batch, report)
-        session.flush()
-    return report
+    report.note_changes(changes)
+    return _done(report, batch, session)
 
 
 IMPORTERS = {

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,7 +19,22 @@ from app.idempotency import IDEMPOTENT
 from app.pools import schemas, service
 from app.pools.models import ConflictOfInterest, Enterprise, Inspection, Inspector
 from app.routing import TransactionalRoute
-from app.schemas import MAX_PAGE_SIZE, MAX_RECORD_ID, Page, RecordId
+from app.schemas import (
+    MAX_PAGE_SIZE,
+    MAX_RECORD_ID,
+    InspectionKindCode,
+    Page,
+    PageQuery,
+    RecordId,
+    RiskGradeCode,
+    SectorCode,
+    StatusCode,
+    SubtypeCode,
+    TagCode,
+)
+
+R = TypeVar("R")
+Out = TypeVar("Out")
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
@@ -102,13 +118,26 @@ def inspection_out(session: SessionDep, i: Inspection) -> schemas.InspectionOut:
     )
 
 
-def _county_codes(values: list[str]) -> list[str]:
-    """Accept county codes or names in filters."""
-    codes = []
-    for value in values:
-        county = ref.COUNTY_BY_CODE.get(value) or ref.COUNTY_BY_NAME.get(value)
-        codes.append(county.code if county else value)
-    return codes
+class _Paging(Protocol):
+    page: int
+    page_size: int
+
+
+def _page(
+    session: SessionDep,
+    stmt: Select[R],
+    *,
+    order_by: Any,
+    paging: _Paging,
+    out: Callable[[R], Out],
+) -> Page[Out]:
+    """One page of a query's records, each as the API shows it."""
+    items, total = service.paginate(
+        session, stmt, order_by=order_by, page=paging.page, page_size=paging.page_size
+    )
+    return Page(
+        items=[out(r) for r in items], total=total, page=paging.page, page_size=paging.page_size
+    )
 
 
 # -- enterprises ---------------------------------------------------------------
@@ -119,12 +148,12 @@ class EnterpriseFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    county: list[str] = Field(default_factory=list, description="县市区代码或名称")
-    sector: list[str] = Field(default_factory=list, description="行业领域代码")
-    subtype: list[str] = Field(default_factory=list, description="企业类别代码")
-    status: list[str] = Field(default_factory=list, description="经营状态代码")
-    risk_grade: list[str] = Field(default_factory=list, description="风险等级")
-    tag: list[str] = Field(default_factory=list, description="标签代码（多个须同时具备）")
+    county: list[schemas.CountyCode] = Field(default_factory=list, description="县市区代码或名称")
+    sector: list[SectorCode] = Field(default_factory=list, description="行业领域代码")
+    subtype: list[SubtypeCode] = Field(default_factory=list, description="企业类别代码")
+    status: list[StatusCode] = Field(default_factory=list, description="经营状态代码")
+    risk_grade: list[RiskGradeCode] = Field(default_factory=list, description="风险等级")
+    tag: list[TagCode] = Field(default_factory=list, description="标签代码（多个须同时具备）")
     key_supervision: bool | None = Field(default=None, description="是否重点监管")
     q: str | None = Field(default=None, max_length=100, description="名称、代码或地址中的文字")
     include_retired: bool = Field(default=False, description="是否包括已注销企业")
@@ -134,7 +163,7 @@ class EnterpriseFilters(BaseModel):
     def query(self) -> Select[Enterprise]:
         """The matching enterprises."""
         return service.enterprise_query(
-            county=_county_codes(self.county),
+            county=self.county,
             sector=self.sector,
             subtype=self.subtype,
             status=self.status,
@@ -152,18 +181,8 @@ class EnterpriseFilters(BaseModel):
 def list_enterprises(
     session: SessionDep, filters: Annotated[EnterpriseFilters, Query()]
 ) -> Page[schemas.EnterpriseOut]:
-    items, total = service.paginate(
-        session,
-        filters.query(),
-        order_by=Enterprise.id,
-        page=filters.page,
-        page_size=filters.page_size,
-    )
-    return Page(
-        items=[enterprise_out(e) for e in items],
-        total=total,
-        page=filters.page,
-        page_size=filters.page_size,
+    return _page(
+        session, filters.query(), order_by=Enterprise.id, paging=filters, out=enterprise_out
     )
 
 
@@ -252,10 +271,12 @@ def restore_enterprise(
     tags=["enterprises"],
     summary="企业名录：变更历史",
 )
-def enterprise_history(session: SessionDep, enterprise_id: RecordId) -> list[schemas.ChangeOut]:
+def enterprise_history(
+    session: SessionDep, enterprise_id: RecordId, paging: Annotated[PageQuery, Query()]
+) -> Page[schemas.ChangeOut]:
     service.get_enterprise(session, enterprise_id)
     records = service.history(session, entity="enterprise", entity_id=enterprise_id)
-    return [schemas.ChangeOut.model_validate(r) for r in records]
+    return paging.of([schemas.ChangeOut.model_validate(r) for r in records])
 
 
 @router.get(
@@ -265,11 +286,14 @@ def enterprise_history(session: SessionDep, enterprise_id: RecordId) -> list[sch
     summary="企业名录：检查记录",
 )
 def enterprise_inspections(
-    session: SessionDep, enterprise_id: RecordId
-) -> list[schemas.InspectionOut]:
+    session: SessionDep, enterprise_id: RecordId, paging: Annotated[PageQuery, Query()]
+) -> Page[schemas.InspectionOut]:
     service.get_enterprise(session, enterprise_id)
-    stmt = service.inspection_query(enterprise_id=enterprise_id).order_by(Inspection.inspected_on)
-    return [inspection_out(session, i) for i in session.scalars(stmt)]
+    stmt = service.inspection_query(enterprise_id=enterprise_id)
+    order = (Inspection.inspected_on, Inspection.id)
+    return _page(
+        session, stmt, order_by=order, paging=paging, out=lambda i: inspection_out(session, i)
+    )
 
 
 # -- inspectors ----------------------------------------------------------------
@@ -280,9 +304,9 @@ class InspectorFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    unit: list[str] = Field(default_factory=list, description="所属单位")
-    county: list[str] = Field(default_factory=list, description="县市区代码或名称")
-    specialty: str | None = Field(default=None, description="专业领域代码")
+    unit: list[schemas.UnitName] = Field(default_factory=list, description="所属单位")
+    county: list[schemas.CountyCode] = Field(default_factory=list, description="县市区代码或名称")
+    specialty: SectorCode | None = Field(default=None, description="专业领域代码")
     active: bool | None = Field(default=None, description="是否在岗")
     valid_on: date | None = Field(default=None, description="执法证在该日有效")
     q: str | None = Field(default=None, max_length=100, description="姓名或执法证号中的文字")
@@ -294,7 +318,7 @@ class InspectorFilters(BaseModel):
         """The matching inspectors."""
         return service.inspector_query(
             unit=self.unit,
-            county=_county_codes(self.county),
+            county=self.county,
             specialty=self.specialty,
             active=self.active,
             valid_on=self.valid_on,
@@ -312,19 +336,7 @@ class InspectorFilters(BaseModel):
 def list_inspectors(
     session: SessionDep, filters: Annotated[InspectorFilters, Query()]
 ) -> Page[schemas.InspectorOut]:
-    items, total = service.paginate(
-        session,
-        filters.query(),
-        order_by=Inspector.id,
-        page=filters.page,
-        page_size=filters.page_size,
-    )
-    return Page(
-        items=[inspector_out(i) for i in items],
-        total=total,
-        page=filters.page,
-        page_size=filters.page_size,
-    )
+    return _page(session, filters.query(), order_by=Inspector.id, paging=filters, out=inspector_out)
 
 
 @router.post(
@@ -386,10 +398,12 @@ def retire_inspector(
     tags=["inspectors"],
     summary="执法人员名录：变更历史",
 )
-def inspector_history(session: SessionDep, inspector_id: RecordId) -> list[schemas.ChangeOut]:
+def inspector_history(
+    session: SessionDep, inspector_id: RecordId, paging: Annotated[PageQuery, Query()]
+) -> Page[schemas.ChangeOut]:
     service.get_inspector(session, inspector_id)
     records = service.history(session, entity="inspector", entity_id=inspector_id)
-    return [schemas.ChangeOut.model_validate(r) for r in records]
+    return paging.of([schemas.ChangeOut.model_validate(r) for r in records])
 
 
 # -- conflicts of interest ----------------------------------------------------
@@ -416,18 +430,12 @@ def list_conflicts(
         enterprise_id=filters.enterprise_id,
         active_on=filters.active_on,
     )
-    items, total = service.paginate(
+    return _page(
         session,
         stmt,
         order_by=ConflictOfInterest.id,
-        page=filters.page,
-        page_size=filters.page_size,
-    )
-    return Page(
-        items=[conflict_out(session, c) for c in items],
-        total=total,
-        page=filters.page,
-        page_size=filters.page_size,
+        paging=filters,
+        out=lambda c: conflict_out(session, c),
     )
 
 
@@ -474,10 +482,12 @@ def update_conflict(
     tags=["conflicts"],
     summary="回避关系：变更历史",
 )
-def conflict_history(session: SessionDep, conflict_id: RecordId) -> list[schemas.ChangeOut]:
+def conflict_history(
+    session: SessionDep, conflict_id: RecordId, paging: Annotated[PageQuery, Query()]
+) -> Page[schemas.ChangeOut]:
     service.get_conflict(session, conflict_id)
     records = service.history(session, entity="conflict", entity_id=conflict_id)
-    return [schemas.ChangeOut.model_validate(r) for r in records]
+    return paging.of([schemas.ChangeOut.model_validate(r) for r in records])
 
 
 # -- inspection history ------------------------------------------------------
@@ -487,7 +497,7 @@ class InspectionFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     uscc: str | None = Field(default=None, max_length=18)
-    kind: list[str] = Field(default_factory=list, description="检查类型代码")
+    kind: list[InspectionKindCode] = Field(default_factory=list, description="检查类型代码")
     date_from: date | None = None
     date_to: date | None = None
     page: int = Field(default=1, ge=1, le=1_000_000)
@@ -511,14 +521,12 @@ def list_inspections(
         date_from=filters.date_from,
         date_to=filters.date_to,
     )
-    items, total = service.paginate(
-        session, stmt, order_by=Inspection.id, page=filters.page, page_size=filters.page_size
-    )
-    return Page(
-        items=[inspection_out(session, i) for i in items],
-        total=total,
-        page=filters.page,
-        page_size=filters.page_size,
+    return _page(
+        session,
+        stmt,
+        order_by=Inspection.id,
+        paging=filters,
+        out=lambda i: inspection_out(session, i),
     )
 
 

@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from app import reference as ref
+from app.pools.cells import term_form
 from app.pools.uscc import InvalidUSCC, validate_uscc
 
 # Stripped by pydantic-core itself: a Python validator would be called for
@@ -35,7 +36,7 @@ def _uscc(value: str) -> str:
 
 
 def _county(value: str) -> str:
-    county = ref.COUNTY_BY_CODE.get(value) or ref.COUNTY_BY_NAME.get(value)
+    county = ref.county_of(value)
     if county is None:
         names = "、".join(c.name for c in ref.COUNTIES)
         raise ValueError(f"未知的县市区“{value}”，应为：{names}")
@@ -46,7 +47,7 @@ def _term(terms: tuple[ref.Term, ...], what: str) -> AfterValidator:
     codes = ref.term_index(terms)
 
     def check(value: str) -> str:
-        code = codes.get(value)
+        code = codes.get(value) or codes.get(term_form(value))
         if code is None:
             choices = "、".join(t.label for t in terms)
             raise ValueError(f"未知的{what}“{value}”，应为：{choices}")
@@ -61,7 +62,7 @@ def _terms(terms: tuple[ref.Term, ...], what: str) -> AfterValidator:
     def check(values: list[str]) -> list[str]:
         codes: list[str] = []
         for value in values:
-            code = index.get(value)
+            code = index.get(value) or index.get(term_form(value))
             if code is None:
                 choices = "、".join(t.label for t in terms)
                 raise ValueError(f"未知的{what}“{value}”，应为：{choices}")

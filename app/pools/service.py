@@ -302,10 +302,12 @@ def enterprise_query(
 def paginate(
     session: Session, stmt: Select[T], *, order_by: Any, page: int, page_size: int
 ) -> tuple[list[T], int]:
-    """One page of a query, with the total count of all pages."""
+    """One page of a query, with the total count of all pages; `order_by` is a
+    column or a tuple of them."""
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    keys = order_by if isinstance(order_by, tuple) else (order_by,)
     items = session.scalars(
-        stmt.order_by(order_by).offset((page - 1) * page_size).limit(page_size)
+        stmt.order_by(*keys).offset((page - 1) * page_size).limit(page_size)
     ).all()
     return list(items), total
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
@@ -46,11 +47,15 @@ class Row:
     number: int
     texts: list[str]
     numeric: frozenset[int] = frozenset()
+    trimmed: frozenset[int] = frozenset()  # cells whose spaces around the text were removed
 
 
 @dataclass(frozen=True, slots=True)
 class Table:
     """A file's header, and its data rows read as they are iterated (once).
+
+    `header_row` is the row the header was found in (titles and notes above it
+    are skipped: `skipped` counts those that were not blank).
 
     A million-row file is never held as a million row objects: the importer
     validates and writes it a chunk at a time. A file that turns out broken
@@ -63,6 +68,7 @@ class Table:
     format: str
     encoding: str | None = None
     size_hint: int = 0  # about how many data rows, for progress bars
+    skipped: int = 0
 
 
 def column_letter(index: int) -> str:
@@ -93,16 +99,31 @@ def normalise_header(text: str) -> str:
     return _HEADER_MARKS.sub("", _SPACES.sub("", text))
 
 
-def read_table(data: bytes, filename: str | None = None, sheet: str | None = None) -> Table:
-    """Read a CSV (UTF-8, UTF-8 with BOM, GB18030), XLSX or XLS file."""
+# A header is looked for among this many non-blank rows at the top of a file.
+HEADER_SEARCH_ROWS = 30
+HeaderTest = Callable[[Sequence[str]], bool]
+
+
+def read_table(
+    data: bytes,
+    filename: str | None = None,
+    sheet: str | None = None,
+    is_header: HeaderTest | None = None,
+) -> Table:
+    """Read a CSV (UTF-8, UTF-8 with BOM, GB18030), XLSX or XLS file.
+
+    The header is the first row that `is_header` accepts (given its cells as
+    normalised header names), so titles, notes and merged banners above it are
+    skipped; without such a row, or without `is_header`, the first non-blank row.
+    """
     if not data.strip():
         raise TableError("empty_file", "文件是空的")
     if data.startswith(XLSX_MAGIC):
-        return _table(*_spreadsheet_rows(data, sheet), "xlsx", None)
+        return _table(*_spreadsheet_rows(data, sheet), "xlsx", None, is_header)
     if data.startswith(XLS_MAGIC):
-        return _table(*_spreadsheet_rows(data, sheet), "xls", None)
+        return _table(*_spreadsheet_rows(data, sheet), "xls", None, is_header)
     text, encoding = _decode(data)
-    return _table(_csv_rows(text), text.count("\n"), "csv", encoding)
+    return _table(_csv_rows(text), text.count("\n"), "csv", encoding, is_header)
 
 
 def _decode(data: bytes) -> tuple[str, str]:
@@ -124,13 +145,17 @@ def _decode(data: bytes) -> tuple[str, str]:
 
 
 def _csv_rows(text: str) -> Iterator[Row]:
-    first_line = text.split("\n", 1)[0]
-    delimiter = "\t" if first_line.count("\t") > first_line.count(",") else ","
+    # A title line above the header has few separators or none: judge by the
+    # top lines' widest.
+    top = text.split("\n", HEADER_SEARCH_ROWS)[:HEADER_SEARCH_ROWS]
+    tabs, commas = (max(line.count(sep) for line in top) for sep in ("\t", ","))
+    delimiter = "\t" if tabs > commas else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     line = 1
     try:
         for record in reader:
-            yield Row(line, [v.strip() for v in record])
+            texts = [v.strip() for v in record]
+            yield Row(line, texts, trimmed=_trimmed(record, texts))
             # A quoted field may span lines: the next record starts after them.
             line = reader.line_num + 1
     except csv.Error as exc:
@@ -160,16 +185,33 @@ def _typed_rows(records: Iterator[list[Any]], first_column: int) -> Iterator[Row
     try:
         for number, values in enumerate(records, start=1):
             if set(map(type, values)) == _ONLY_TEXT:  # most rows: no per-cell conversion
-                yield Row(number, padding + [v.strip() for v in values])
+                texts = [v.strip() for v in values]
+                yield Row(number, padding + texts, trimmed=_trimmed(values, texts, first_column))
                 continue
             numeric = frozenset(
                 first_column + i
                 for i, v in enumerate(values)
                 if isinstance(v, int | float) and not isinstance(v, bool)
             )
-            yield Row(number, padding + [_text(v) for v in values], numeric)
+            texts = [_text(v) for v in values]
+            # Only text cells can have had spaces around them.
+            raw = [v if isinstance(v, str) else t for v, t in zip(values, texts, strict=True)]
+            trimmed = _trimmed(raw, texts, first_column)
+            yield Row(number, padding + texts, numeric, trimmed)
     except (CalamineError, ValueError, OSError) as exc:
         raise TableError("unreadable_file", f"第 {number + 1} 行无法读取：{exc}") from exc
+
+
+_NONE: frozenset[int] = frozenset()
+
+
+def _trimmed(raw: Sequence[str], texts: list[str], offset: int = 0) -> frozenset[int]:
+    """Which cells lost spaces around their text (not those that were only spaces)."""
+    if texts == raw:  # str.strip returns the same string when there is nothing to strip
+        return _NONE
+    return frozenset(
+        offset + i for i, (a, b) in enumerate(zip(raw, texts, strict=True)) if b and a != b
+    )
 
 
 def _text(value: object) -> str:
@@ -190,11 +232,11 @@ def _text(value: object) -> str:
     return "" if value is None else str(value).strip()
 
 
-def _table(rows: Iterator[Row], lines: int, fmt: str, encoding: str | None) -> Table:
+def _table(
+    rows: Iterator[Row], lines: int, fmt: str, encoding: str | None, is_header: HeaderTest | None
+) -> Table:
     non_empty = (row for row in rows if any(row.texts))
-    header = next(non_empty, None)
-    if header is None:
-        raise TableError("no_header", "文件中没有表头行")
+    header, skipped, rest = _find_header(non_empty, is_header)
     headers = [normalise_header(text) for text in header.texts]
     while headers and not headers[-1]:
         headers.pop()
@@ -207,7 +249,25 @@ def _table(rows: Iterator[Row], lines: int, fmt: str, encoding: str | None) -> T
             )
         seen[name] = index
     size_hint = max(lines - header.number, 0)
-    return Table(tuple(headers), header.number, non_empty, fmt, encoding, size_hint)
+    return Table(tuple(headers), header.number, rest, fmt, encoding, size_hint, skipped)
+
+
+def _find_header(
+    rows: Iterator[Row], is_header: HeaderTest | None
+) -> tuple[Row, int, Iterator[Row]]:
+    """The header row, how many rows above it were skipped, and the rows after it."""
+    looked: list[Row] = []
+    for row in rows:
+        looked.append(row)
+        if is_header is None or is_header([normalise_header(text) for text in row.texts]):
+            return row, len(looked) - 1, rows
+        if len(looked) == HEADER_SEARCH_ROWS:
+            break
+    if not looked:
+        raise TableError("no_header", "文件中没有表头行")
+    # No row looks like the header: the first is taken, and the importer says
+    # which columns it lacks.
+    return looked[0], 0, itertools.chain(looked[1:], rows)
 
 
 def neutralise(text: str) -> str:

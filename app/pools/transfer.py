@@ -27,6 +27,8 @@ from app.routing import TransactionalRoute
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# A file answer, as OpenAPI declares one (generated clients give its bytes).
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
 Target = Literal["enterprises", "inspectors", "inspections"]
 _TITLES = {
     "enterprises": "检查对象名录",
@@ -35,18 +37,40 @@ _TITLES = {
 }
 
 
+class FieldChange(BaseModel):
+    """One field an import sets: its stored value before and after (codes, as the API gives them)."""
+
+    field: str = Field(description="字段名，如 risk_grade")
+    column: str | None = Field(description="文件中的列，如“E（风险等级）”")
+    old: Any = Field(description="原值（新建时为空）")
+    new: Any = Field(description="新值")
+
+
+class ImportChange(BaseModel):
+    """What an import does to one row's record."""
+
+    row: int = Field(description="文件中的行号")
+    key: str = Field(description="统一社会信用代码或执法证号")
+    action: Literal["create", "update"]
+    fields: list[FieldChange]
+    warnings: list[str] = Field(description="本行中规范化的写法（全角转半角、去掉“衡阳市”前缀等）")
+
+
 class ImportResult(BaseModel):
     """What an import wrote, or in a dry run would write."""
 
-    target: str
+    target: Target
     dry_run: bool = Field(description="试运行：只报告，不写入")
     import_id: int | None = Field(description="导入批次编号（试运行时为空）")
+    header_row: int = Field(description="表头所在的行（其上方的标题、说明已跳过）")
     rows: int
     created: int
     updated: int
     unchanged: int
-    warnings: list[str]
-    changes: list[dict[str, Any]] = Field(description="逐行变化（最多列出前 1000 行）")
+    warnings: list[str] = Field(description="提示：跳过的标题行、忽略的列、各列规范化的写法及行数")
+    changes: list[ImportChange] = Field(
+        description="按文件行序列出新建和修改的记录及每个字段的原值、新值（最多前 1000 行）"
+    )
 
 
 def attachment(filename: str) -> dict[str, str]:
@@ -85,15 +109,16 @@ def _import_route(target: Target) -> Any:
         if dry_run:
             session.rollback()
         return ImportResult(
-            target=report.target,
+            target=target,
             dry_run=report.dry_run,
             import_id=report.import_id,
             rows=report.rows,
             created=report.created,
             updated=report.updated,
             unchanged=report.unchanged,
+            header_row=report.header_row,
             warnings=report.warnings,
-            changes=report.changes,
+            changes=[ImportChange.model_validate(c) for c in report.changes],
         )
 
     return handler
@@ -129,6 +154,7 @@ for _target in ("enterprises", "inspectors", "inspections"):
         methods=["POST"],
         dependencies=[allow(OPERATE), IDEMPOTENT],
         tags=[_target],
+        name=f"{_target}_import",
         summary=f"{_TITLES[_target]}：批量导入（CSV/XLSX/XLS，全部成功或全部不写入）",
         response_model=ImportResult,
     )
@@ -138,9 +164,15 @@ for _target in ("enterprises", "inspectors", "inspections"):
         methods=["GET"],
         dependencies=[allow(STAFF_READ)],
         tags=[_target],
+        name=f"{_target}_import_template",
         summary=f"{_TITLES[_target]}：下载导入模板",
         response_class=Response,
-        responses={200: {"content": {XLSX: {}}, "description": "XLSX 模板"}},
+        responses={
+            200: {
+                "content": {XLSX: {"schema": {"type": "string", "format": "binary"}}},
+                "description": "XLSX 模板",
+            }
+        },
     )
 
 
@@ -209,7 +241,10 @@ class InspectorExport(InspectorFilters):
 
 
 _EXPORT_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {}, XLSX: {}}, "description": "导出文件，列与导入模板一致"}
+    200: {
+        "content": {"text/csv": _BINARY, XLSX: _BINARY},
+        "description": "导出文件，列与导入模板一致",
+    }
 }
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from operator import mul
 
+from app.pools.cells import half_width
+
 _FORMAT = re.compile(r"^[1-9ANY][1-9][0-9]{6}[0-9A-HJ-NPQRTUWXY]{10}$")
 _SCIENTIFIC = re.compile(r"^[0-9](?:[.,][0-9]+)?E\+?[0-9]+$", re.IGNORECASE)
 _SEPARATORS = re.compile(r"[\s\-]")
@@ -30,7 +32,7 @@ class InvalidUSCC(ValueError):
 
 def validate_uscc(value: str) -> str:
     """The normalised code, or InvalidUSCC saying what is wrong."""
-    raw = value.strip()
+    raw = half_width(value).strip()
     if _SCIENTIFIC.match(raw):
         raise InvalidUSCC(
             "uscc_scientific",

@@ -1,0 +1,104 @@
+"""A whole draw ceremony through the generated client, as an integrating
+system would run it. Run with the client's own Python; prints one JSON line.
+
+Environment: BASE (the service's URL), OPERATOR and WITNESS (API keys).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+from shuangsui_client import AuthenticatedClient, Client
+from shuangsui_client.api.draws import draws_bundle, draws_freeze, draws_seed, draws_seed_confirm
+from shuangsui_client.api.enterprises import enterprises_list
+from shuangsui_client.api.inspectors import inspectors_list
+from shuangsui_client.api.plans import plans_create_from_template, plans_history
+from shuangsui_client.api.reference import reference_read
+from shuangsui_client.models import (
+    DiceAnnouncement,
+    DiceReveal,
+    DrawOut,
+    FreezeRequest,
+    PageChangeOut,
+    PageEnterpriseOut,
+    PageInspectorOut,
+    PlanOut,
+    Problem,
+    SeedConfirmation,
+)
+
+WITNESSES = ["王见证（纪检监察组）", "李公证（公证处）"]
+DIGITS = "3827 4619 2837 4652 9183"  # as read out, in groups
+
+
+def _keyed(key: str) -> AuthenticatedClient:
+    base = os.environ["BASE"]
+    return AuthenticatedClient(base_url=base, token=key, prefix="", auth_header_name="X-API-Key")
+
+
+def main() -> None:
+    public = Client(base_url=os.environ["BASE"])
+    operator = _keyed(os.environ["OPERATOR"])
+    witness = _keyed(os.environ["WITNESS"])
+    # HTTP header values are Latin-1 to httpx: the name travels percent-encoded.
+    actor = quote("张三")
+    out: dict[str, object] = {}
+
+    reference = reference_read.sync(client=public)
+    assert reference is not None and not isinstance(reference, Problem)
+    out["counties"] = len(reference.to_dict()["counties"])
+    enterprises = enterprises_list.sync(client=operator, page_size=5)
+    assert isinstance(enterprises, PageEnterpriseOut), enterprises
+    inspectors = inspectors_list.sync(client=operator, page_size=5)
+    assert isinstance(inspectors, PageInspectorOut), inspectors
+    out["directories"] = [enterprises.total, inspectors.total]
+
+    plan = plans_create_from_template.sync(key="2025-training", client=operator, x_actor=actor)
+    assert isinstance(plan, PlanOut), plan
+    announcement = DiceAnnouncement(
+        ceremony_at=datetime.now(UTC) + timedelta(hours=1), witnesses=WITNESSES
+    )
+    frozen = draws_freeze.sync(
+        plan_id=plan.id, client=operator, body=FreezeRequest(seed=announcement), x_actor=actor
+    )
+    assert isinstance(frozen, DrawOut), frozen
+    entered = draws_seed.sync(
+        public_id=frozen.public_id,
+        client=operator,
+        body=DiceReveal(digits=DIGITS, witnesses=WITNESSES),
+        x_actor=actor,
+    )
+    assert isinstance(entered, DrawOut), entered
+
+    wrong = draws_seed_confirm.sync_detailed(
+        public_id=frozen.public_id, client=witness, body=SeedConfirmation(digits="1" * 20)
+    )
+    assert isinstance(wrong.parsed, Problem), wrong
+    out["mismatch"] = [int(wrong.status_code), wrong.parsed.status, wrong.parsed.code]
+    out["mismatch_title"] = wrong.parsed.title
+
+    done = draws_seed_confirm.sync(
+        public_id=frozen.public_id,
+        client=witness,
+        body=SeedConfirmation(digits=DIGITS.replace(" ", "")),
+        x_actor=quote("李公证"),
+    )
+    assert isinstance(done, DrawOut), done
+    out["public_id"] = done.public_id
+    out["status"] = str(done.status)
+    out["seed"] = done.seed
+
+    bundle = draws_bundle.sync(public_id=frozen.public_id, client=public)
+    assert bundle is not None and not isinstance(bundle, Problem), bundle
+    out["bundle_keys"] = sorted(bundle.to_dict())
+    history = plans_history.sync(plan_id=plan.id, client=operator)
+    assert isinstance(history, PageChangeOut), history
+    out["plan_actors"] = [change.actor for change in history.items]
+    print(json.dumps(out, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
