@@ -71,11 +71,16 @@ def serve(
     port: int = 8000,
     demo_pool: Annotated[bool, typer.Option("--demo", help="名录为空时载入衡阳示例名录")] = False,
     workers: int = 1,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(help="反向代理的地址（逗号分隔），只信任其 X-Forwarded-For；默认 127.0.0.1"),
+    ] = None,
 ) -> None:
     """Migrate, optionally load the demo pool, and serve the API."""
     import uvicorn
 
     from app.pools.demo_load import load_demo_pool
+    from app.server import PROTOCOL
 
     url = _prepare()
     _fresh_metrics_dir()
@@ -89,7 +94,20 @@ def serve(
             typer.echo("已载入示例名录：" + "，".join(f"{k} {v}" for k, v in counts.items()))
         _demo_keys(url)
     typer.echo(f"API 文档：http://{host}:{port}/docs")
-    uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, log_level="info")
+    settings = get_settings()
+    uvicorn.run(
+        "app.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        # Request line and headers bounded in size and time (app.server), idle
+        # connections closed, and no more connections than a worker can hold.
+        http=PROTOCOL,
+        timeout_keep_alive=settings.keep_alive_seconds,
+        limit_concurrency=settings.max_connections,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
 
 
 def _fresh_metrics_dir() -> None:

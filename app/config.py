@@ -26,6 +26,28 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1024 * 1024, description="Largest request body other than a file upload."
     )
+    body_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest pause while a request body arrives; then 408 and the connection closed.",
+    )
+    body_deadline_seconds: float = Field(
+        default=300.0, gt=0, description="Longest time a whole request body may take to arrive."
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest time from a connection (or the last answer) to a request's complete headers.",
+    )
+    keep_alive_seconds: int = Field(
+        default=5, gt=0, description="How long an idle keep-alive connection stays open."
+    )
+    max_header_bytes: int = Field(
+        default=16 * 1024, gt=0, description="Largest request line and headers together (431)."
+    )
+    max_connections: int = Field(
+        default=1000, gt=0, description="Open connections per worker; more are answered 503."
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -23,7 +23,7 @@ from app.errors import DomainError, Problem, ProblemItem, chinese_message, probl
 from app.idempotency import Replay
 from app.ledger.keys import load_or_create_signer
 from app.ledger.router import router as log_router
-from app.limits import BodySizeLimit, InFlightLimit
+from app.limits import BodySizeLimit, InFlight
 from app.observability import install_observability
 from app.pools.router import router as pools_router
 from app.pools.transfer import router as transfer_router
@@ -134,7 +134,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.resolved_database_url)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         app.state.signer = load_or_create_signer(settings.data_dir, settings.log_origin)
-        app.state.settings = settings
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         yield
@@ -150,8 +149,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         lifespan=lifespan,
     )
-    # Added first, so it sits inside the body limit: refused bodies never wait.
-    app.add_middleware(InFlightLimit, limit=MAX_CONNECTIONS, exempt=frozenset({"/healthz"}))
+    # Taken by the routes for their work only (app.routing), never while a body arrives.
+    app.state.in_flight = InFlight(MAX_CONNECTIONS)
     app.add_middleware(
         BodySizeLimit,
         max_body=settings.max_body_bytes,
@@ -161,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost of these: a page served again needs no body, no thread, no connection.
     app.add_middleware(PublicPageCache)
     app.state.log_version = LogVersion()
+    app.state.settings = settings
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
