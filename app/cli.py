@@ -147,6 +147,15 @@ def _demo_keys(url: str) -> None:
     engine.dispose()
 
 
+# A terminal shows the first problems, and never a whole cell (which may be huge).
+CLI_LISTED_PROBLEMS = 50
+CLI_SHOWN_CHARS = 80
+
+
+def _clipped(text: str) -> str:
+    return text if len(text) <= CLI_SHOWN_CHARS else text[:CLI_SHOWN_CHARS] + "…"
+
+
 @cli.command("import")
 def import_file(
     target: Annotated[str, typer.Argument(help="enterprises | inspectors | inspections")],
@@ -193,12 +202,13 @@ def import_file(
             session.rollback()
             typer.echo("")
             typer.echo(exc.detail, err=True)
-            for item in exc.errors[:50]:
+            for item in exc.errors[:CLI_LISTED_PROBLEMS]:
                 where = f"第 {item.row} 行" + (f" {item.column}" if item.column else "")
-                value = f"（值：{item.value}）" if item.value else ""
+                value = f"（值：{_clipped(item.value)}）" if item.value else ""
                 typer.echo(f"  {where}：{item.message}{value}", err=True)
-            if len(exc.errors) > 50:
-                typer.echo(f"  ……共 {len(exc.errors)} 处", err=True)
+            total = exc.errors_total or len(exc.errors)
+            if total > CLI_LISTED_PROBLEMS:
+                typer.echo(f"  ……共 {total} 处", err=True)
             raise typer.Exit(code=1) from exc
         if dry_run:
             session.rollback()

@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     max_connections: int = Field(
         default=1000, gt=0, description="Open connections per worker; more are answered 503."
     )
+    xlsx_max_inflated_bytes: int = Field(
+        default=1536 * 1024 * 1024, gt=0, description="An XLSX's members inflated, all together."
+    )
+    xlsx_max_member_bytes: int = Field(
+        default=768 * 1024 * 1024, gt=0, description="One member of an XLSX, inflated."
+    )
+    xlsx_max_ratio: int = Field(
+        default=100, gt=0, description="How much one member of an XLSX may inflate (zip bombs)."
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -25,11 +25,14 @@ from sqlalchemy.orm import Session
 
 from app import reference as ref
 from app.bulk import insert_rows, next_ids
-from app.errors import ImportRejected, ProblemItem, chinese_message
+from app.config import get_settings
+from app.errors import ImportRejected, PayloadTooLarge, ProblemItem, chinese_message
 from app.history import ChangeRecord
 from app.pools import schemas, service
+from app.pools.archive import ArchiveRefused, archive_limits, check_archive
 from app.pools.models import Enterprise, EnterpriseTag, ImportBatch, Inspector
 from app.pools.tabular import (
+    XLSX_MAGIC,
     Row,
     Table,
     TableError,
@@ -41,7 +44,12 @@ from app.types import utcnow
 
 M = TypeVar("M", bound=BaseModel)
 
-MAX_LISTED_PROBLEMS = 10_000
+# A broken file of a million rows has a million problems: the answer lists the
+# first ones and counts all. Cells longer than any field are refused, and no
+# value is echoed whole.
+MAX_LISTED_PROBLEMS = 1_000
+MAX_CELL_CHARS = 2_000
+MAX_SHOWN_CHARS = 200
 MAX_LISTED_CHANGES = 1_000
 # Columns that bureaus' sheets often carry and that mean nothing to the directory.
 IGNORED_HEADERS = frozenset({"序号", "编号", "备注说明"})
@@ -207,6 +215,8 @@ class _Problems:
     ) -> None:
         self.count += 1
         if len(self.items) < MAX_LISTED_PROBLEMS:
+            if value is not None and len(value) > MAX_SHOWN_CHARS:
+                value = value[:MAX_SHOWN_CHARS] + "…"
             self.items.append(
                 ProblemItem(row=row, column=column, message=message, code=code, value=value)
             )
@@ -216,9 +226,12 @@ class _Problems:
             return
         first = self.items[0]
         where = f"第 {first.row} 行" + (f" {first.column} 列" if first.column else "")
+        listed = f"（列出前 {len(self.items)} 处）" if self.count > len(self.items) else ""
         raise ImportRejected(
-            f"文件“{filename}”有 {self.count} 处问题，未写入任何数据。第一处：{where}，{first.message}",
+            f"文件“{filename}”有 {self.count} 处问题{listed}，未写入任何数据。"
+            f"第一处：{where}，{first.message}",
             errors=self.items,
+            errors_total=self.count,
         )
 
 
@@ -313,7 +326,16 @@ def _raw_values(row: Row, layout: _Layout, problems: _Problems) -> dict[str, Any
         text = texts[index]
         if not text:
             continue
-        if "\x00" in text:
+        if len(text) > MAX_CELL_CHARS:
+            problems.add(
+                row=row.number,
+                column=layout.where(column.field),
+                message=f"单元格有 {len(text)} 个字符，超过 {MAX_CELL_CHARS} 个的上限",
+                code="cell_too_long",
+                value=text,
+            )
+            ok = False
+        elif "\x00" in text:
             problems.add(
                 row=row.number,
                 column=layout.where(column.field),
@@ -396,7 +418,15 @@ def _duplicate_check(
 
 def _open(data: bytes, filename: str) -> Table:
     try:
+        if data.startswith(XLSX_MAGIC):
+            check_archive(data, archive_limits(get_settings()))
         return read_table(data, filename)
+    except ArchiveRefused as exc:
+        if exc.too_large:
+            raise PayloadTooLarge(
+                f"无法导入文件“{filename}”：{exc.message}", code=exc.code
+            ) from exc
+        raise _unreadable(filename, exc) from exc
     except TableError as exc:
         raise _unreadable(filename, exc) from exc
 
