@@ -252,3 +252,30 @@ def test_connections_that_send_no_headers_are_closed(
     finally:
         idle.close()
         slow.close()
+
+
+def test_x_actor_as_raw_bytes_on_the_wire(served: tuple[Server, dict[str, str]]) -> None:
+    server, keys = served
+
+    def create(actor: bytes) -> bytes:
+        sock = _connect(server)
+        try:
+            head = _head(
+                "POST",
+                "/api/v1/plans/from-template/2025-training",
+                {"X-API-Key": keys["operator"], "Connection": "close"},
+            )
+            sock.sendall(head[:-2] + b"X-Actor: " + actor + b"\r\n\r\n")
+            return _answer(sock)
+        finally:
+            sock.close()
+
+    assert _status(create(b"\xe7\x8e")) == 400  # not UTF-8
+    assert _status(create("王某\u202e".encode())) == 422  # a bidi override
+    assert _plans(server, keys) == 0
+    assert _status(create("王某".encode())) in (200, 201)  # raw UTF-8
+    with httpx.Client(base_url=server.base, headers={"X-API-Key": keys["operator"]}) as api:
+        plans = api.get("/api/v1/plans").json()
+        plan = (plans["items"] if isinstance(plans, dict) else plans)[0]
+        history = api.get(f"/api/v1/plans/{plan['id']}/history").json()
+    assert history[0]["actor"] == "王某（并发经办）"

@@ -27,7 +27,7 @@ from app import reference as ref
 from app.bulk import insert_rows, next_ids
 from app.config import get_settings
 from app.errors import ImportRejected, PayloadTooLarge, ProblemItem, chinese_message
-from app.history import ChangeRecord
+from app.history import ChangeRecord, actor_key_id
 from app.pools import schemas, service
 from app.pools.archive import ArchiveRefused, archive_limits, check_archive
 from app.pools.models import Enterprise, EnterpriseTag, ImportBatch, Inspector
@@ -471,6 +471,7 @@ def start_batch(
         filename=filename[:255],
         sha256=hashlib.sha256(data).hexdigest(),
         actor=actor,
+        actor_key_id=actor_key_id(actor),
         rows=0,
         created=0,
         updated=0,
@@ -745,6 +746,7 @@ def _insert_enterprises(
             "entity": "enterprise",
             "action": "create",
             "actor": actor,
+            "actor_key_id": actor_key_id(actor),
             "at": now,
             "import_id": batch.id,
             "before": None,

@@ -334,7 +334,10 @@ class ChangeOut(BaseModel):
 
     id: int
     action: str
-    actor: str
+    actor: str = Field(description="经办人（API 密钥名称），如“王某（省执法系统）”")
+    actor_key_id: int | None = Field(
+        default=None, description="做出变更的 API 密钥的编号；命令行操作为空"
+    )
     at: datetime
     import_id: int | None
     before: dict[str, Any] | None
