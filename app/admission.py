@@ -11,6 +11,8 @@ then replayed to the route, which parses it from there at local speed.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 import tempfile
 from dataclasses import dataclass, field
 from typing import IO
@@ -21,6 +23,48 @@ from app.errors import DomainError
 
 IN_MEMORY = 1024 * 1024
 CHUNK = 64 * 1024
+
+
+class LoneSurrogate(DomainError):
+    status = 400
+    code = "lone_surrogate"
+    title = "请求体含有无法保存的字符"
+
+
+# A JSON escape of a surrogate: only these can put one into a decoded string.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def refuse_lone_surrogates(content_type: str, body: ReceivedBody) -> None:
+    """LoneSurrogate if a JSON body has an unpaired surrogate in any string or key.
+
+    JSON may spell one (`"\\ud800"`), and Python decodes it into a string that no
+    encoding can store or send back; paired escapes decode to one character.
+    """
+    if "json" not in content_type or body.size > IN_MEMORY:
+        return  # bodies this large are refused by the size limit
+    body.spool.seek(0)
+    data = body.spool.read()
+    if not _SURROGATE_ESCAPE.search(data):
+        return
+    try:
+        decoded = json.loads(data)
+    except ValueError:
+        return  # malformed JSON is the route's to refuse
+    if _has_surrogate(decoded):
+        raise LoneSurrogate(
+            "请求体中有不成对的 Unicode 代理项（如 \\ud800），无法保存：请检查文字的编码后重试"
+        )
+
+
+def _has_surrogate(value: object) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= char <= "\udfff" for char in value)
+    if isinstance(value, list):
+        return any(_has_surrogate(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    return False
 
 
 class BodyTimeout(DomainError):

@@ -25,7 +25,7 @@ from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
 from app.access.policy import API_KEY_HEADER, Policy, policy_of
-from app.admission import ReceivedBody, has_body, receive_body
+from app.admission import ReceivedBody, has_body, receive_body, refuse_lone_surrogates
 from app.errors import DomainError, problem_response
 from app.idempotency import record_response
 from app.ledger.store import LOG_APPENDED
@@ -74,7 +74,10 @@ class TransactionalRoute(APIRoute):
                 )
                 if body is None:
                     return  # the client went away: nobody to answer
+                refuse_lone_surrogates(Request(scope).headers.get("content-type", ""), body)
         except DomainError as refusal:
+            if body is not None:
+                body.close()
             # The body, if any, stays unread: the connection is closed after the answer.
             close = {"Connection": "close"} if has_body(scope) else None
             await problem_response(refusal.problem(), headers=close)(scope, receive, send)

@@ -15,6 +15,7 @@ from app.db import SessionDep
 from app.deps import ActorDep
 from app.errors import PROBLEM_RESPONSES
 from app.routing import TransactionalRoute
+from app.text import CleanInput
 from app.types import utcnow
 
 router = APIRouter(
@@ -25,7 +26,7 @@ router = APIRouter(
 )
 
 
-class KeyCreate(BaseModel):
+class KeyCreate(CleanInput):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=100, description="使用者名称，如“省执法系统”")

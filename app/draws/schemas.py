@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from app import reference as ref
 from app.pools.schemas import CountyCode, Sectors, Text
+from app.text import CleanInput
 
 _STRATUM_ID = r"^[a-z0-9_-]{1,64}$"
 _DECIMAL = re.compile(r"^(0|[1-9][0-9]*)(\.[0-9]+)?$")
@@ -54,7 +55,7 @@ RiskGrades = Annotated[list[str], _codes(ref.RISK_GRADES, "风险等级")]
 TagCodes = Annotated[list[str], _codes(ref.TAGS, "标签")]
 
 
-class StratumFilter(BaseModel):
+class StratumFilter(CleanInput):
     """Which enterprises of the directory a stratum draws from (all conditions hold)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -71,7 +72,7 @@ class StratumFilter(BaseModel):
     key_supervision: bool | None = Field(default=None, description="是否重点监管；空为不限")
 
 
-class PerGroup(BaseModel):
+class PerGroup(CleanInput):
     """Take k (or a ratio) in every group, optionally from m groups only."""
 
     model_config = ConfigDict(extra="forbid")
@@ -88,7 +89,7 @@ class PerGroup(BaseModel):
         return self
 
 
-class StratumSpec(BaseModel):
+class StratumSpec(CleanInput):
     """One stratum: a filter, exactly one quota rule, optionally clustered units."""
 
     model_config = ConfigDict(extra="forbid")
@@ -115,7 +116,7 @@ class StratumSpec(BaseModel):
         return self
 
 
-class Exclusions(BaseModel):
+class Exclusions(CleanInput):
     """Who is kept out of the frame before it is frozen (each recorded with counts)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -130,7 +131,7 @@ class Exclusions(BaseModel):
     )
 
 
-class InspectorRules(BaseModel):
+class InspectorRules(CleanInput):
     """Who may inspect, and how teams are formed."""
 
     model_config = ConfigDict(extra="forbid")
@@ -157,14 +158,14 @@ class InspectorRules(BaseModel):
         return self
 
 
-class CrossTeam(BaseModel):
+class CrossTeam(CleanInput):
     model_config = ConfigDict(extra="forbid")
 
     key: str = Field(pattern=r"^[^\s:]{1,64}$", description="执法组编号，如 team-衡南县")
     home: CountyCode = Field(description="执法组所在县市区")
 
 
-class CrossSpec(BaseModel):
+class CrossSpec(CleanInput):
     """Cross-enforcement: county teams paired with other counties, never their own."""
 
     model_config = ConfigDict(extra="forbid")
@@ -179,7 +180,7 @@ class CrossSpec(BaseModel):
         return self
 
 
-class PlanSpec(BaseModel):
+class PlanSpec(CleanInput):
     model_config = ConfigDict(extra="forbid")
 
     strata: list[StratumSpec] = Field(default_factory=list, max_length=100)
@@ -201,7 +202,7 @@ class PlanSpec(BaseModel):
 _MONTH = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
 
 
-class PlanFields(BaseModel):
+class PlanFields(CleanInput):
     model_config = ConfigDict(extra="forbid")
 
     title: Text | None = Field(default=None, min_length=2, max_length=200)
@@ -247,7 +248,7 @@ class PlanOut(BaseModel):
     draws: list[str] = Field(description="该计划的抽查编号")
 
 
-class DiceAnnouncement(BaseModel):
+class DiceAnnouncement(CleanInput):
     """A public dice ceremony: when, and who witnesses it."""
 
     model_config = ConfigDict(extra="forbid")
@@ -259,7 +260,7 @@ class DiceAnnouncement(BaseModel):
     )
 
 
-class DrandAnnouncement(BaseModel):
+class DrandAnnouncement(CleanInput):
     """A future drand quicknet round, fixed now, fetched after its time."""
 
     model_config = ConfigDict(extra="forbid")
@@ -268,14 +269,14 @@ class DrandAnnouncement(BaseModel):
     delay_seconds: int = Field(default=120, ge=30, le=7 * 24 * 3600, description="冻结后多久的轮次")
 
 
-class FreezeRequest(BaseModel):
+class FreezeRequest(CleanInput):
     model_config = ConfigDict(extra="forbid")
 
     seed: DiceAnnouncement | DrandAnnouncement = Field(discriminator="source")
     replaces: str | None = Field(default=None, description="被替代（已撤销）的抽查编号")
 
 
-class DiceReveal(BaseModel):
+class DiceReveal(CleanInput):
     """The digits read out at the ceremony, and who confirms them."""
 
     model_config = ConfigDict(extra="forbid")
@@ -286,7 +287,7 @@ class DiceReveal(BaseModel):
     )
 
 
-class SeedConfirmation(BaseModel):
+class SeedConfirmation(CleanInput):
     """The digits again, entered by a witness without seeing the operator's entry."""
 
     model_config = ConfigDict(extra="forbid")
@@ -296,7 +297,7 @@ class SeedConfirmation(BaseModel):
     )
 
 
-class DrandReveal(BaseModel):
+class DrandReveal(CleanInput):
     """The beacon of the announced round (fetched by the service or supplied)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -306,7 +307,7 @@ class DrandReveal(BaseModel):
     signature: str = Field(pattern=r"^[0-9a-f]{96}$")
 
 
-class Annul(BaseModel):
+class Annul(CleanInput):
     model_config = ConfigDict(extra="forbid")
 
     reason: Text = Field(min_length=4, max_length=500, description="撤销理由（公开）")
@@ -351,7 +352,7 @@ def _outcome(value: str) -> str:
     return code
 
 
-class OutcomeCreate(BaseModel):
+class OutcomeCreate(CleanInput):
     """The outcome of inspecting one drawn enterprise."""
 
     model_config = ConfigDict(extra="forbid")

@@ -21,6 +21,7 @@ from pydantic import (
 
 from app import reference as ref
 from app.pools.uscc import InvalidUSCC, validate_uscc
+from app.text import CleanInput
 
 # Stripped by pydantic-core itself: a Python validator would be called for
 # every field of every row of a million-row import.
@@ -102,7 +103,7 @@ def _unit(value: str) -> str:
 UnitName = Annotated[str, Stripped, AfterValidator(_unit)]
 
 
-class EnterpriseFields(BaseModel):
+class EnterpriseFields(CleanInput):
     """What a clerk may set on an enterprise; all optional for partial updates."""
 
     model_config = ConfigDict(extra="forbid", str_max_length=300)
@@ -156,7 +157,7 @@ class EnterpriseUpdate(EnterpriseFields):
     version: int | None = Field(default=None, description="读取时的版本号；不一致时拒绝更新")
 
 
-class Retire(BaseModel):
+class Retire(CleanInput):
     """Why a record leaves the active directory."""
 
     model_config = ConfigDict(extra="forbid")
@@ -189,7 +190,7 @@ class EnterpriseOut(BaseModel):
     version: int
 
 
-class InspectorFields(BaseModel):
+class InspectorFields(CleanInput):
     """What may be set on an inspector; all optional for partial updates."""
 
     model_config = ConfigDict(extra="forbid")
@@ -253,7 +254,7 @@ class InspectorOut(BaseModel):
     version: int
 
 
-class ConflictCreate(BaseModel):
+class ConflictCreate(CleanInput):
     """A recusal pair. Name the parties by id, or by certificate number and USCC."""
 
     model_config = ConfigDict(extra="forbid")
@@ -277,7 +278,7 @@ class ConflictCreate(BaseModel):
         return self
 
 
-class ConflictUpdate(BaseModel):
+class ConflictUpdate(CleanInput):
     model_config = ConfigDict(extra="forbid")
 
     reason: Text | None = Field(default=None, min_length=2, max_length=200)
@@ -301,7 +302,7 @@ class ConflictOut(BaseModel):
     version: int
 
 
-class InspectionCreate(BaseModel):
+class InspectionCreate(CleanInput):
     """An inspection done or scheduled, by the city, a county or anyone."""
 
     model_config = ConfigDict(extra="forbid")
