@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     max_connections: int = Field(
         default=1000, gt=0, description="Open connections per worker; more are answered 503."
     )
+    public_render_rate: str = Field(
+        default="60/minute",
+        description="Renderings of public pages and notice files per client address and worker.",
+    )
     xlsx_max_inflated_bytes: int = Field(
         default=1536 * 1024 * 1024, gt=0, description="An XLSX's members inflated, all together."
     )

@@ -160,7 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_upload=settings.max_upload_bytes + 64 * 1024,
     )
     # Outermost of these: a page served again needs no body, no thread, no connection.
-    app.add_middleware(PublicPageCache)
+    app.add_middleware(PublicPageCache, renderings=settings.public_render_rate)
     app.state.log_version = LogVersion()
     app.state.settings = settings
     app.add_exception_handler(DomainError, _domain_error)
