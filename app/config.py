@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     max_connections: int = Field(
         default=1000, gt=0, description="Open connections per worker; more are answered 503."
     )
+    metrics_scrapers: str = Field(
+        default="127.0.0.1,::1",
+        description="Addresses or networks (comma-separated) that may read /metrics.",
+    )
+    metrics_key: str | None = Field(
+        default=None, description="A bearer token that lets any address read /metrics."
+    )
     public_render_rate: str = Field(
         default="60/minute",
         description="Renderings of public pages and notice files per client address and worker.",

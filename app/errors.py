@@ -161,6 +161,7 @@ _MESSAGES: dict[str, str] = {
     "date_from_datetime_parsing": "应为日期，格式 YYYY-MM-DD",
     "date_from_datetime_inexact": "应为日期，不含时刻",
     "datetime_parsing": "应为时间，格式 YYYY-MM-DDTHH:MM:SS+08:00",
+    "timezone_aware": "时间须带时区，如 2026-03-02T09:30:00+08:00",
     "greater_than_equal": "应不小于 {ge}",
     "less_than_equal": "应不大于 {le}",
     "greater_than": "应大于 {gt}",

@@ -28,6 +28,7 @@ from app.observability import install_observability
 from app.pools.router import router as pools_router
 from app.pools.transfer import router as transfer_router
 from app.public.cache import LogVersion, PublicPageCache
+from app.public.headers import PublicHeaders
 from app.public.router import router as public_router
 from app.routing import TransactionalRoute, api_routes
 
@@ -161,6 +162,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     # Outermost of these: a page served again needs no body, no thread, no connection.
     app.add_middleware(PublicPageCache, renderings=settings.public_render_rate)
+    # Outside the cache, so that cached answers carry them too.
+    app.add_middleware(PublicHeaders)
     app.state.log_version = LogVersion()
     app.state.settings = settings
     app.add_exception_handler(DomainError, _domain_error)

@@ -112,7 +112,13 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
     data_dir.mkdir()
     # Tests render public pages far faster than a person: no rate limit on renderings,
     # except in tests/test_public_reads.py, which tests it.
-    return Settings(database_url=db_url, data_dir=data_dir, public_render_rate="1000000/minute")
+    # The test client's address is "testclient": it scrapes /metrics as the loopback would.
+    return Settings(
+        database_url=db_url,
+        data_dir=data_dir,
+        public_render_rate="1000000/minute",
+        metrics_scrapers="127.0.0.1,::1,testclient",
+    )
 
 
 @pytest.fixture

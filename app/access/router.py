@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.access import keys
 from app.access.models import ApiKey
@@ -31,7 +31,7 @@ class KeyCreate(CleanInput):
 
     name: str = Field(min_length=1, max_length=100, description="使用者名称，如“省执法系统”")
     role: Role = Field(description="角色：admin / operator / witness / auditor")
-    expires_at: datetime | None = Field(default=None, description="失效时间（可选）")
+    expires_at: AwareDatetime | None = Field(default=None, description="失效时间（可选，带时区）")
 
 
 class KeyOut(BaseModel):

@@ -11,7 +11,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from app import reference as ref
 from app.pools.schemas import CountyCode, Sectors, Text
@@ -254,7 +254,7 @@ class DiceAnnouncement(CleanInput):
     model_config = ConfigDict(extra="forbid")
 
     source: Literal["dice"] = "dice"
-    ceremony_at: datetime = Field(description="摇号仪式时间（带时区）")
+    ceremony_at: AwareDatetime = Field(description="摇号仪式时间（带时区）")
     witnesses: list[Annotated[Text, Field(min_length=2, max_length=50)]] = Field(
         min_length=2, max_length=20, description="见证人姓名及身份"
     )
