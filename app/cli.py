@@ -71,11 +71,16 @@ def serve(
     port: int = 8000,
     demo_pool: Annotated[bool, typer.Option("--demo", help="名录为空时载入衡阳示例名录")] = False,
     workers: int = 1,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(help="反向代理的地址（逗号分隔），只信任其 X-Forwarded-For；默认 127.0.0.1"),
+    ] = None,
 ) -> None:
     """Migrate, optionally load the demo pool, and serve the API."""
     import uvicorn
 
     from app.pools.demo_load import load_demo_pool
+    from app.server import PROTOCOL
 
     url = _prepare()
     _fresh_metrics_dir()
@@ -89,7 +94,20 @@ def serve(
             typer.echo("已载入示例名录：" + "，".join(f"{k} {v}" for k, v in counts.items()))
         _demo_keys(url)
     typer.echo(f"API 文档：http://{host}:{port}/docs")
-    uvicorn.run("app.asgi:app", host=host, port=port, workers=workers, log_level="info")
+    settings = get_settings()
+    uvicorn.run(
+        "app.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        # Request line and headers bounded in size and time (app.server), idle
+        # connections closed, and no more connections than a worker can hold.
+        http=PROTOCOL,
+        timeout_keep_alive=settings.keep_alive_seconds,
+        limit_concurrency=settings.max_connections,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
 
 
 def _fresh_metrics_dir() -> None:
@@ -127,6 +145,15 @@ def _demo_keys(url: str) -> None:
             typer.echo(f"  {role.value:<8} {issued.secret}")
         session.commit()
     engine.dispose()
+
+
+# A terminal shows the first problems, and never a whole cell (which may be huge).
+CLI_LISTED_PROBLEMS = 50
+CLI_SHOWN_CHARS = 80
+
+
+def _clipped(text: str) -> str:
+    return text if len(text) <= CLI_SHOWN_CHARS else text[:CLI_SHOWN_CHARS] + "…"
 
 
 @cli.command("import")
@@ -175,12 +202,13 @@ def import_file(
             session.rollback()
             typer.echo("")
             typer.echo(exc.detail, err=True)
-            for item in exc.errors[:50]:
+            for item in exc.errors[:CLI_LISTED_PROBLEMS]:
                 where = f"第 {item.row} 行" + (f" {item.column}" if item.column else "")
-                value = f"（值：{item.value}）" if item.value else ""
+                value = f"（值：{_clipped(item.value)}）" if item.value else ""
                 typer.echo(f"  {where}：{item.message}{value}", err=True)
-            if len(exc.errors) > 50:
-                typer.echo(f"  ……共 {len(exc.errors)} 处", err=True)
+            total = exc.errors_total or len(exc.errors)
+            if total > CLI_LISTED_PROBLEMS:
+                typer.echo(f"  ……共 {total} 处", err=True)
             raise typer.Exit(code=1) from exc
         if dry_run:
             session.rollback()

@@ -33,6 +33,48 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1024 * 1024, description="Largest request body other than a file upload."
     )
+    body_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest pause while a request body arrives; then 408 and the connection closed.",
+    )
+    body_deadline_seconds: float = Field(
+        default=300.0, gt=0, description="Longest time a whole request body may take to arrive."
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="Longest time from a connection (or the last answer) to a request's complete headers.",
+    )
+    keep_alive_seconds: int = Field(
+        default=5, gt=0, description="How long an idle keep-alive connection stays open."
+    )
+    max_header_bytes: int = Field(
+        default=16 * 1024, gt=0, description="Largest request line and headers together (431)."
+    )
+    max_connections: int = Field(
+        default=1000, gt=0, description="Open connections per worker; more are answered 503."
+    )
+    metrics_scrapers: str = Field(
+        default="127.0.0.1,::1",
+        description="Addresses or networks (comma-separated) that may read /metrics.",
+    )
+    metrics_key: str | None = Field(
+        default=None, description="A bearer token that lets any address read /metrics."
+    )
+    public_render_rate: str = Field(
+        default="60/minute",
+        description="Renderings of public pages and notice files per client address and worker.",
+    )
+    xlsx_max_inflated_bytes: int = Field(
+        default=1536 * 1024 * 1024, gt=0, description="An XLSX's members inflated, all together."
+    )
+    xlsx_max_member_bytes: int = Field(
+        default=768 * 1024 * 1024, gt=0, description="One member of an XLSX, inflated."
+    )
+    xlsx_max_ratio: int = Field(
+        default=100, gt=0, description="How much one member of an XLSX may inflate (zip bombs)."
+    )
 
     @property
     def ceremony_window(self) -> timedelta:

@@ -41,7 +41,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 # Connections per process. The application admits no more requests at once
-# than this (app.limits.InFlightLimit), so no request ever waits for one.
+# than this at work (app.limits.InFlight), so no request ever waits for one.
 POOL_SIZE = 10
 POOL_OVERFLOW = 10
 MAX_CONNECTIONS = POOL_SIZE + POOL_OVERFLOW

@@ -37,6 +37,10 @@ class Problem(BaseModel):
     title: str = Field(description="中文标题")
     detail: str = Field(description="中文说明")
     errors: list[ProblemItem] = Field(default_factory=list)
+    errors_total: int | None = Field(
+        default=None,
+        description="How many problems there are in all, when errors lists only the first",
+    )
 
 
 def problem_response(problem: Problem, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -57,11 +61,17 @@ class DomainError(Exception):
     title = "请求有误"
 
     def __init__(
-        self, detail: str, *, errors: list[ProblemItem] | None = None, code: str | None = None
+        self,
+        detail: str,
+        *,
+        errors: list[ProblemItem] | None = None,
+        code: str | None = None,
+        errors_total: int | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
+        self.errors_total = errors_total
         if code is not None:
             # A more precise stable code than the family's, e.g. "duplicate_uscc".
             self.code = code
@@ -75,6 +85,7 @@ class DomainError(Exception):
             title=self.title,
             detail=self.detail,
             errors=self.errors,
+            errors_total=self.errors_total,
         )
 
 

@@ -12,6 +12,40 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from app.db import Base
 from app.types import UTCDateTime, utcnow
 
+ACTOR_CHARS = 100
+
+
+class Actor(str):
+    """Who acted, as shown in records: "person（key name）", or the key's name alone.
+
+    Services take and store it as the text it is; the API key it acted with
+    travels along (`key_id`) and is stored in a column of its own, so that no
+    claimed name can ever take the key's place in the record.
+    """
+
+    key_id: int | None
+    person: str  # the person as claimed (X-Actor), alone: who confirms must be announced
+
+    def __new__(cls, shown: str, key_id: int | None = None, person: str = "") -> Actor:
+        actor = super().__new__(cls, shown)
+        actor.key_id = key_id
+        actor.person = person
+        return actor
+
+
+def actor_of(person: str, *, key_name: str, key_id: int | None) -> Actor:
+    """The actor shown as "person（key name）"; the person is cut, never the key's name."""
+    key_name = key_name[:ACTOR_CHARS]
+    room = ACTOR_CHARS - len(key_name) - 2
+    if person and room > 0:
+        return Actor(f"{person[:room]}（{key_name}）", key_id, person)
+    return Actor(key_name, key_id, person)
+
+
+def actor_key_id(actor: str) -> int | None:
+    """The API key an actor acted with (None for the server's own console)."""
+    return actor.key_id if isinstance(actor, Actor) else None
+
 
 @dataclass(frozen=True)
 class Person:
@@ -31,7 +65,9 @@ class ChangeRecord(Base):
     entity: Mapped[str] = mapped_column(String(32))
     entity_id: Mapped[int]
     action: Mapped[str] = mapped_column(String(16))
-    actor: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(ACTOR_CHARS))
+    # The API key that made the change, whatever name the person claimed.
+    actor_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     import_id: Mapped[int | None] = mapped_column(ForeignKey("import_batches.id"))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -56,6 +92,7 @@ def record_change(
             entity_id=entity_id,
             action=action,
             actor=actor,
+            actor_key_id=actor_key_id(actor),
             before=before,
             after=after,
             import_id=import_id,

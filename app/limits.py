@@ -1,4 +1,4 @@
-"""A limit on request body size, enforced while the body arrives.
+"""Limits on request bodies (size, enforced while the body arrives) and on work in flight.
 
 JSON bodies are small (a plan is a few kilobytes); only file uploads may be
 large. A declared Content-Length over the limit is refused before anything is
@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -54,13 +56,19 @@ class BodySizeLimit:
                     return {"type": "http.disconnect"}
             return message
 
+        refused = False
+
         async def answered(message: Message) -> None:
+            nonlocal refused
             if not exceeded:
                 await send(message)
-            elif message["type"] == "http.response.start":
+            elif message["type"] == "http.response.start" and not refused:
+                refused = True
                 await _refuse(send, f"{what}超过 {_megabytes(limit)} 上限")
 
         await self.app(scope, counted, answered)
+        if exceeded and not refused:  # the app took the cut-off for the client going away
+            await _refuse(send, f"{what}超过 {_megabytes(limit)} 上限")
 
 
 async def _refuse(send: Send, detail: str) -> None:
@@ -80,29 +88,29 @@ async def _refuse(send: Send, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class InFlightLimit:
-    """At most `limit` requests inside the application at once; the rest wait their turn.
+class InFlight:
+    """At most `limit` requests at work at once; the rest wait their turn.
 
     Each request holds at most one database connection at a time, but holds it
     across several worker-thread hops (the route, then the commit). If more
-    requests were inside than there are connections, those waiting for a
+    requests were at work than there are connections, those waiting for a
     connection could hold every worker thread while those holding a connection
     wait for a thread to commit in: all would stall until the pool's timeout.
-    Keeping the number inside within the pool's size makes that impossible;
+    Keeping the number at work within the pool's size makes that impossible;
     waiting here costs no thread and no connection.
+
+    Only work takes a slot (app.routing): checking the caller's key, then the
+    route and its commit. A client still sending its body, or reading its
+    answer, holds none, so slow clients cannot keep others waiting.
     """
 
-    def __init__(self, app: ASGIApp, *, limit: int, exempt: frozenset[str]) -> None:
-        self.app = app
+    def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.exempt = exempt
         self._gate: asyncio.Semaphore | None = None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exempt:
-            await self.app(scope, receive, send)
-            return
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
         if self._gate is None:  # made inside the running event loop
             self._gate = asyncio.Semaphore(self.limit)
         async with self._gate:
-            await self.app(scope, receive, send)
+            yield

@@ -23,13 +23,14 @@ from app.idempotency import Replay
 from app.ledger.keys import load_or_create_signer
 from app.ledger.router import router as log_router
 from app.ledger.store import sign_after_commit
-from app.limits import BodySizeLimit, InFlightLimit
+from app.limits import BodySizeLimit, InFlight
 from app.observability import install_observability
 from app.openapi import install as install_openapi
 from app.openapi import operation_id
 from app.pools.router import router as pools_router
 from app.pools.transfer import router as transfer_router
 from app.public.cache import LogVersion, PublicPageCache
+from app.public.headers import PublicHeaders
 from app.public.router import router as public_router
 from app.routing import TransactionalRoute, api_routes
 from app.validation import validation_problem
@@ -121,7 +122,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.resolved_database_url)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         app.state.signer = load_or_create_signer(settings.data_dir, settings.log_origin)
-        app.state.settings = settings
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         # Every commit that grew the log gets its checkpoint, and the public pages read the new size.
@@ -146,8 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
     )
-    # Added first, so it sits inside the body limit: refused bodies never wait.
-    app.add_middleware(InFlightLimit, limit=MAX_CONNECTIONS, exempt=frozenset({"/healthz"}))
+    # Taken by the routes for their work only (app.routing), never while a body arrives.
+    app.state.in_flight = InFlight(MAX_CONNECTIONS)
     app.add_middleware(
         BodySizeLimit,
         max_body=settings.max_body_bytes,
@@ -155,8 +155,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_upload=settings.max_upload_bytes + 64 * 1024,
     )
     # Outermost of these: a page served again needs no body, no thread, no connection.
-    app.add_middleware(PublicPageCache)
+    app.add_middleware(PublicPageCache, renderings=settings.public_render_rate)
+    # Outside the cache, so that cached answers carry them too.
+    app.add_middleware(PublicHeaders)
     app.state.log_version = LogVersion()
+    app.state.settings = settings
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

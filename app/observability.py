@@ -20,6 +20,8 @@ the database at each scrape, so they are right whatever the number of workers.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
 import os
 import re
@@ -48,7 +50,7 @@ from structlog.typing import Processor
 
 from app.access.policy import PUBLIC, allow
 from app.draws.models import Draw
-from app.errors import PROBLEM_JSON, Problem, ProblemItem, problem_response
+from app.errors import PROBLEM_JSON, Forbidden, Problem, ProblemItem, problem_response
 from app.ledger import store
 from app.migrate import alembic_config
 from app.pools.importing import IMPORTERS
@@ -363,6 +365,24 @@ def _readiness_problems(request: Request) -> list[ProblemItem]:
 # Routes
 
 
+def may_scrape(request: Request) -> bool:
+    """A configured scraper: an address in the list, or the bearer of the metrics key."""
+    settings = request.app.state.settings
+    if settings.metrics_key:
+        offered = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if hmac.compare_digest(offered.encode(), settings.metrics_key.encode()):
+            return True
+    host = request.client.host if request.client else ""
+    for allowed in filter(None, (a.strip() for a in settings.metrics_scrapers.split(","))):
+        try:
+            if ipaddress.ip_address(host) in ipaddress.ip_network(allowed, strict=False):
+                return True
+        except ValueError:  # a name, not an address (the test client's "testclient")
+            if host == allowed:
+                return True
+    return False
+
+
 class Status(BaseModel):
     """The service is alive, or ready."""
 
@@ -435,6 +455,12 @@ def readyz(request: Request) -> Response:
     },
 )
 def metrics(request: Request) -> Response:
+    if not may_scrape(request):
+        raise Forbidden(
+            "只有配置的监控地址（SHUANGSUI_METRICS_SCRAPERS）或持有监控令牌"
+            "（SHUANGSUI_METRICS_KEY，Authorization: Bearer）者可以读取指标",
+            code="metrics_not_allowed",
+        )
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]

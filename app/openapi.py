@@ -128,6 +128,9 @@ def route_errors(route: APIRoute) -> frozenset[ErrorCode]:
     framework's own (validation, body size, storage) where they apply."""
     found = set(errors_reached(*dependency_calls(route.dependant)))
     policy = policy_of(route.dependencies)
+    if policy is not None:
+        # The route admits its caller from the headers before anything else (app.routing).
+        found |= errors_reached(type(policy).admit, type(policy).check)
     if policy is not None and policy.public:
         found -= _ROLE_ERRORS
     if _has_params(route.dependant):
@@ -137,7 +140,8 @@ def route_errors(route: APIRoute) -> frozenset[ErrorCode]:
         if _is_form(route):
             found.add((400, "malformed_body"))
         else:
-            found.add((422, "malformed_json"))
+            # A JSON body is read before routing, and refused if it holds a lone surrogate.
+            found |= {(422, "malformed_json"), (400, "lone_surrogate")}
     return frozenset(found)
 
 
@@ -206,7 +210,9 @@ def build_document(app: FastAPI) -> dict[str, Any]:
 
 def _complete(operation: dict[str, Any], route: APIRoute) -> None:
     responses = operation["responses"]
-    for status in [s for s in responses if s[0] in "45"]:
+    # The framework's generic client errors give way to the real ones; a server
+    # answer a route declares itself (a readiness probe's 503) stays.
+    for status in [s for s in responses if s[0] == "4"]:
         del responses[status]
     responses.update(_responses(route_errors(route)))
     policy = policy_of(route.dependencies)

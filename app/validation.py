@@ -76,7 +76,9 @@ def _shown(value: Any) -> str | None:
     if value is None or isinstance(value, dict | list):
         return None
     text = str(value)
-    return text if len(text) <= 200 else text[:200] + "…"
+    text = text if len(text) <= 200 else text[:200] + "…"
+    # What cannot be encoded (a lone surrogate) is shown escaped, never sent raw.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _where(loc: Sequence[Any]) -> str:

@@ -112,7 +112,15 @@ def backend(db_url: str) -> str:
 def settings(db_url: str, tmp_path: Path) -> Settings:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
-    return Settings(database_url=db_url, data_dir=data_dir)
+    # Tests render public pages far faster than a person: no rate limit on renderings,
+    # except in tests/test_public_reads.py, which tests it.
+    # The test client's address is "testclient": it scrapes /metrics as the loopback would.
+    return Settings(
+        database_url=db_url,
+        data_dir=data_dir,
+        public_render_rate="1000000/minute",
+        metrics_scrapers="127.0.0.1,::1,testclient",
+    )
 
 
 @pytest.fixture

@@ -44,6 +44,7 @@ from app.db import make_engine, make_sessionmaker
 from app.draws import ceremony, outcomes, service, templates
 from app.draws.models import Draw
 from app.draws.schemas import DiceReveal, OutcomeCreate
+from app.draws.units import units_of
 from app.ledger import store as ledger
 from app.ledger.keys import load_or_create_signer
 from app.pools.demo_load import load_demo_pool
@@ -669,7 +670,7 @@ def one_done_draw(pg_db_url: str, tmp_path: Path) -> Iterator[OneDraw]:
         draw = freeze_with_dice(session, plan, WITNESSES)
         draw = reveal_at_console(session, draw.public_id, "31415926535897932384", WITNESSES)
         session.commit()
-        uscc = sorted(outcomes.drawn_units(draw))[0]
+        uscc = sorted(units_of(session, draw))[0]
     server = start_server(pg_db_url, tmp_path, tmp_path / "uvicorn.log")
     try:
         yield OneDraw(server, keys, factory, draw.public_id, uscc)

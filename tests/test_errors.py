@@ -15,7 +15,13 @@ from app.validation import chosen_member_errors
 from tests.factories import ceremony_time, reveal_dice
 
 WITNESSES = ["王见证（市纪委监委派驻纪检监察组）", "李公证（衡阳市公证处）"]
-DICE = {"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}}
+
+
+def dice() -> dict[str, Any]:
+    """A freeze body announcing a dice ceremony for now."""
+    return {"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}}
+
+
 # A message in English would have a run of Latin words and no Chinese.
 _CHINESE = re.compile(r"[\u4e00-\u9fff]")
 
@@ -26,7 +32,7 @@ def frozen(client: TestClient, session_factory: sessionmaker[Session]) -> dict[s
         load_demo_pool(session)
         session.commit()
     plan = client.post("/api/v1/plans/from-template/2025-training").json()
-    response = client.post(f"/api/v1/plans/{plan['id']}/freeze", json=DICE)
+    response = client.post(f"/api/v1/plans/{plan['id']}/freeze", json=dice())
     assert response.status_code == 201, response.text
     return dict(response.json())
 

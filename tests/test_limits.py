@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import unicodedata
 from collections.abc import Iterator
 
 import openpyxl
@@ -74,12 +75,15 @@ def test_any_unicode_name_survives_every_round_trip(client: TestClient) -> None:
     for serial, name in enumerate(NAMES, start=1):
         create_enterprise(client, uscc=uscc(serial=serial), name=name)
     listed = [e["name"] for e in client.get("/api/v1/enterprises").json()["items"]]
-    assert listed == NAMES
+    # Stored in NFC: the combining accent is composed, nothing else changes.
+    assert listed == [unicodedata.normalize("NFC", name) for name in NAMES]
+    assert listed[2] == "Café 衡阳店" and listed[1] == NAMES[1]
+    stored = listed
     csv_text = client.get("/api/v1/enterprises/export?format=csv").content.decode("utf-8-sig")
-    assert all(name in csv_text for name in NAMES)
+    assert all(name in csv_text for name in stored)
     xlsx = client.get("/api/v1/enterprises/export?format=xlsx").content
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx)).worksheets[0]
-    assert [row[1].value for row in sheet.iter_rows(min_row=2)] == NAMES
+    assert [row[1].value for row in sheet.iter_rows(min_row=2)] == stored
     again = client.post("/api/v1/enterprises/import", files={"file": ("导出.xlsx", xlsx)})
     assert again.status_code == 200, again.text
     assert again.json()["unchanged"] == len(NAMES)

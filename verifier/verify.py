@@ -419,7 +419,7 @@ def check_ceremony(report: Report, seed: str, entries: list[dict[str, Any]]) -> 
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for entry in entries:
         by_kind.setdefault(entry["kind"], []).append(entry)
-    commitment = (by_kind.get("commitment") or [None])[0]
+    commitment = next(iter(by_kind.get("commitment") or []), None)
     seeds = by_kind.get("seed") or []
     if commitment is None or not seeds:
         return  # reported by check_log already
@@ -498,7 +498,7 @@ def check_beacon(report: Report, seed_entry: dict[str, Any], seed: str) -> None:
         "the beacon's randomness is the hash of its signature",
     )
     try:
-        import drand_verify  # type: ignore[import-not-found]
+        import drand_verify
     except ImportError:
         print(
             "· drand 信标的 BLS 签名未检查：请 pip install drand-verify 后重新运行"

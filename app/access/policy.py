@@ -104,17 +104,26 @@ class Policy:
     def __repr__(self) -> str:
         return f"Policy({self.name})"
 
-    def __call__(
-        self, request: Request, secret: Annotated[str | None, Security(_api_key)] = None
-    ) -> Principal:
+    def admit(self, request: Request) -> Principal:
+        """The caller, from the request's headers alone; 401/403 if this policy refuses them.
+
+        Called by the route before any of the body is read (app.routing), so a
+        refused client never gets to send its body.
+        """
         principal = PUBLIC_PRINCIPAL
+        secret = request.headers.get(API_KEY_HEADER)
         if secret:
             factory: sessionmaker[Session] = request.app.state.sessionmaker
             with factory() as session:
                 principal = authenticate(session, secret)
         request.state.principal = principal
+        self.check(principal)
+        return principal
+
+    def check(self, principal: Principal) -> None:
+        """Admit this caller's role, or say why not."""
         if self.public:
-            return principal
+            return
         if principal.role is None:
             raise Unauthorized(
                 f"此操作需要 API 密钥（请求头 {API_KEY_HEADER}），角色：{self.role_names}",
@@ -125,7 +134,17 @@ class Policy:
                 f"角色“{ROLE_NAMES[principal.role]}”无权进行此操作；需要：{self.role_names}",
                 code="role_not_allowed",
             )
-        return principal
+
+    def __call__(
+        self, request: Request, secret: Annotated[str | None, Security(_api_key)] = None
+    ) -> Principal:
+        # The route admitted the caller from the headers before reading the body;
+        # `secret` is declared so that the API document shows the scheme.
+        admitted = getattr(request.state, "principal", None)
+        if isinstance(admitted, Principal):
+            self.check(admitted)
+            return admitted
+        return self.admit(request)
 
     @property
     def role_names(self) -> str:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from app.access import keys
 from app.access.models import ApiKey
@@ -16,6 +16,7 @@ from app.deps import ActorDep
 from app.errors import PROBLEM_RESPONSES
 from app.routing import TransactionalRoute
 from app.schemas import Page, PageQuery
+from app.text import CleanInput
 from app.types import utcnow
 
 router = APIRouter(
@@ -26,12 +27,12 @@ router = APIRouter(
 )
 
 
-class KeyCreate(BaseModel):
+class KeyCreate(CleanInput):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=100, description="使用者名称，如“省执法系统”")
     role: Role = Field(description="角色：admin / operator / witness / auditor")
-    expires_at: datetime | None = Field(default=None, description="失效时间（可选）")
+    expires_at: AwareDatetime | None = Field(default=None, description="失效时间（可选，带时区）")
 
 
 class KeyOut(BaseModel):

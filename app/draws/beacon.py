@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 
 import drand_verify
 import httpx
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from app.errors import DomainError, InvalidInput
+from app.text import CleanInput
 
 QUICKNET_CHAIN_HASH = "52db9ba70e0cc0f6eaf7803dd07447a1f5477735fd3f661792ba94600c84e971"
 QUICKNET_GENESIS = 1692803367  # unix seconds of round 1
@@ -34,7 +35,7 @@ class BeaconNotYet(DomainError):
     title = "约定的 drand 轮次尚未到来"
 
 
-class Beacon(BaseModel):
+class Beacon(CleanInput):
     """One quicknet round as drand publishes it (fetched by the service or supplied)."""
 
     model_config = ConfigDict(extra="forbid")

@@ -47,6 +47,7 @@ from app.draws.service import (
 from app.draws.sources import SeedSource, source_named
 from app.draws.sources.ceremony_time import announced_start, announced_window, ceremony_start
 from app.draws.status import LIVE, DrawStatus
+from app.draws.units import write_units
 from app.errors import Conflict, DomainError, InvalidInput
 from app.history import Person, record_change
 from app.ledger import store as ledger
@@ -160,11 +161,13 @@ def freeze(
     frame_hash = algorithm.sha256_hex(frame_bytes)
     # One frame, one live draw: the same frame again only as the public
     # replacement of an annulled or failed draw, never as a quiet second try.
-    earlier = session.scalars(select(Draw).where(Draw.frame_hash == frame_hash)).all()
-    live = [d.public_id for d in earlier if d.status in LIVE]
+    earlier = session.execute(
+        select(Draw.public_id, Draw.status).where(Draw.frame_hash == frame_hash)
+    ).all()
+    live = [public_id for public_id, status in earlier if status in LIVE]
     if live or (earlier and replaced is None):
         raise Conflict(
-            f"与已冻结的抽查 {'、'.join(live or [d.public_id for d in earlier])} 的框架完全相同；"
+            f"与已冻结的抽查 {'、'.join(live or [public_id for public_id, _ in earlier])} 的框架完全相同；"
             "同一框架只能抽一次，撤销后须以“替代”方式重新冻结",
             code="frame_already_committed",
         )
@@ -576,6 +579,7 @@ def _seed_and_run(
     result_bytes = algorithm.jcs(result)
     draw.result_jcs = result_bytes.decode()
     draw.result_hash = algorithm.sha256_hex(result_bytes)
+    write_units(session, draw, frame, result)
     ledger.append(
         session,
         {

@@ -8,7 +8,6 @@ it holds. The frame itself carries only eligible units (spec section 3).
 from __future__ import annotations
 
 import calendar
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,8 +18,10 @@ from sqlalchemy.orm import Session
 
 from app import reference as ref
 from app.algorithm import ALGORITHM
-from app.draws.models import Draw, Plan
+from app.draws.models import Draw, DrawUnit, Plan
 from app.draws.schemas import InspectorRules, PlanSpec, StratumSpec
+from app.draws.status import DrawStatus
+from app.draws.units import last_inspectors
 from app.pools.models import (
     ConflictOfInterest,
     Enterprise,
@@ -124,21 +125,6 @@ def _tagged(session: Session, tag: str) -> set[int]:
     return set(session.scalars(select(EnterpriseTag.enterprise_id).where(EnterpriseTag.tag == tag)))
 
 
-def _selected_keys(draw: Draw) -> set[str]:
-    """Enterprise codes selected by a finished draw (cluster members included)."""
-    if draw.result_jcs is None:
-        return set()
-    frame = json.loads(draw.frame_jcs)
-    members = {u["key"]: u["attrs"].get("members", []) for s in frame["strata"] for u in s["units"]}
-    result = json.loads(draw.result_jcs)
-    keys: set[str] = set()
-    for stratum in result["strata"]:
-        for selected in stratum["selected"]:
-            keys.add(selected["key"])
-            keys.update(members.get(selected["key"], []))
-    return keys
-
-
 def _inspected_between(session: Session, first: date, last: date) -> set[int]:
     return set(
         session.scalars(
@@ -150,16 +136,14 @@ def _inspected_between(session: Session, first: date, last: date) -> set[int]:
 
 
 def _drawn_for_month(session: Session, month: str) -> set[str]:
-    """Codes drawn by other live draws planned for the same month."""
-    draws = session.scalars(
-        select(Draw)
+    """Codes drawn by other finished draws planned for the same month (units and members)."""
+    rows = session.execute(
+        select(DrawUnit.unit_key, DrawUnit.uscc)
+        .join(Draw, Draw.id == DrawUnit.draw_id)
         .join(Plan, Plan.id == Draw.plan_id)
-        .where(Plan.planned_month == month, Draw.status == "done")
+        .where(Plan.planned_month == month, Draw.status == DrawStatus.DONE)
     )
-    keys: set[str] = set()
-    for draw in draws:
-        keys |= _selected_keys(draw)
-    return keys
+    return {key for row in rows for key in row}
 
 
 @dataclass
@@ -360,7 +344,7 @@ def build_inspectors(
         if code in unit_of_member
     }
     recused = len(pairs)
-    last = _last_inspectors(session, set(unit_of_member)) if rules.exclude_last_inspectors else {}
+    last = last_inspectors(session, unit_of_member) if rules.exclude_last_inspectors else {}
     for code, certs in last.items():
         for cert in certs:
             if cert in {p["key"] for p in pool}:
@@ -383,27 +367,6 @@ def build_inspectors(
         "conflicts_last_inspectors": len(pairs) - recused,
     }
     return section, provenance
-
-
-def _last_inspectors(session: Session, codes: set[str]) -> dict[str, set[str]]:
-    """For each enterprise code, the inspectors of its latest finished draw."""
-    latest: dict[str, set[str]] = {}
-    draws = session.scalars(select(Draw).where(Draw.status == "done").order_by(Draw.id))
-    for draw in draws:
-        if draw.result_jcs is None:
-            continue
-        result = json.loads(draw.result_jcs)
-        frame = json.loads(draw.frame_jcs)
-        members = {
-            u["key"]: u["attrs"].get("members", [u["key"]])
-            for s in frame["strata"]
-            for u in s["units"]
-        }
-        for assignment in result.get("assignments") or []:
-            for code in members.get(assignment["unit"], [assignment["unit"]]):
-                if code in codes:
-                    latest[code] = set(assignment["inspectors"])
-    return latest
 
 
 def build_cross(spec: PlanSpec) -> dict[str, Any] | None:

@@ -83,3 +83,24 @@ class Outcome(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     log_index: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class DrawUnit(Base):
+    """One enterprise a finished draw selected, with its inspectors: the result as rows.
+
+    The committed result (`Draw.result_jcs`) stays the record that proofs are made
+    of; these rows, written with it, answer "who was drawn, and by whom" without
+    parsing every result of the bureau's history.
+    """
+
+    __tablename__ = "draw_units"
+    __table_args__ = (UniqueConstraint("draw_id", "uscc", name="uq_draw_units_enterprise"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    draw_id: Mapped[int] = mapped_column(ForeignKey("draws.id"), index=True)
+    stratum: Mapped[str] = mapped_column(String(64))
+    unit_key: Mapped[str] = mapped_column(
+        String(64)
+    )  # the sampling unit (a cluster names its pair)
+    uscc: Mapped[str] = mapped_column(String(18), index=True)
+    inspectors: Mapped[list[str] | None] = mapped_column(JSON)

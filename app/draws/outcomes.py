@@ -6,7 +6,6 @@ history, so later draws see the enterprise as inspected that month.
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 from sqlalchemy import select
@@ -17,6 +16,7 @@ from app.draws.models import Draw, Outcome
 from app.draws.schemas import OutcomeCreate, OutcomeOut
 from app.draws.service import DrawStateError, lock_draw
 from app.draws.status import DrawStatus
+from app.draws.units import units_of
 from app.errors import Conflict, InvalidInput, NotFound
 from app.history import record_change
 from app.ledger import store as ledger
@@ -25,23 +25,6 @@ from app.pools.service import enterprise_by_uscc
 from app.types import BEIJING, rfc3339, utcnow
 
 OUTCOME_LABELS = {t.code: t.label for t in ref.OUTCOMES}
-
-
-def drawn_units(draw: Draw) -> dict[str, str]:
-    """Each drawn enterprise code and the unit it was drawn in (a cluster names its pair)."""
-    if draw.result_jcs is None:
-        return {}
-    frame = json.loads(draw.frame_jcs)
-    members = {
-        u["key"]: u["attrs"].get("members", [u["key"]]) for s in frame["strata"] for u in s["units"]
-    }
-    result = json.loads(draw.result_jcs)
-    return {
-        code: unit["key"]
-        for stratum in result["strata"]
-        for unit in stratum["selected"]
-        for code in members[unit["key"]]
-    }
 
 
 def outcome_out(draw: Draw, outcome: Outcome) -> OutcomeOut:
@@ -87,7 +70,7 @@ def record(session: Session, *, public_id: str, data: OutcomeCreate, actor: str)
     draw = lock_draw(session, public_id)
     if draw.status != DrawStatus.DONE:
         raise DrawStateError(f"抽查 {draw.public_id} 状态为 {draw.status}，没有可登记结果的企业")
-    units = drawn_units(draw)
+    units = units_of(session, draw)
     code = data.uscc.upper()
     if code not in units:
         raise InvalidInput(f"企业 {code} 不在抽查 {draw.public_id} 的抽中名单中", code="not_drawn")

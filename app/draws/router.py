@@ -146,7 +146,7 @@ class PlanTemplateOut(BaseModel):
     year: int
     quarter: int | None
     planned_month: str
-    total: int = Field(description="计划抽取家数")
+    total: int | None = Field(description="计划抽取家数（按比例或每县抽取时为空，冻结时才知道）")
 
 
 @router.get(

@@ -22,6 +22,7 @@ from app.draws.sources.drand import DrandAnnouncement
 from app.draws.status import DrawStatus
 from app.pools.schemas import CountyCode, Sectors, Text
 from app.schemas import DiceDigits
+from app.text import CleanInput
 
 _STRATUM_ID = r"^[a-z0-9_-]{1,64}$"
 _DECIMAL = re.compile(r"^(0|[1-9][0-9]*)(\.[0-9]+)?$")
@@ -61,7 +62,7 @@ RiskGrades = Annotated[list[str], _codes(ref.RISK_GRADES, "风险等级")]
 TagCodes = Annotated[list[str], _codes(ref.TAGS, "标签")]
 
 
-class StratumFilter(BaseModel):
+class StratumFilter(CleanInput):
     """Which enterprises of the directory a stratum draws from (all conditions hold)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -78,7 +79,7 @@ class StratumFilter(BaseModel):
     key_supervision: bool | None = Field(default=None, description="是否重点监管；空为不限")
 
 
-class PerGroup(BaseModel):
+class PerGroup(CleanInput):
     """Take k (or a ratio) in every group, optionally from m groups only."""
 
     model_config = ConfigDict(extra="forbid")
@@ -95,7 +96,7 @@ class PerGroup(BaseModel):
         return self
 
 
-class StratumSpec(BaseModel):
+class StratumSpec(CleanInput):
     """One stratum: a filter, exactly one quota rule, optionally clustered units."""
 
     model_config = ConfigDict(extra="forbid")
@@ -122,7 +123,7 @@ class StratumSpec(BaseModel):
         return self
 
 
-class Exclusions(BaseModel):
+class Exclusions(CleanInput):
     """Who is kept out of the frame before it is frozen (each recorded with counts)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -137,7 +138,7 @@ class Exclusions(BaseModel):
     )
 
 
-class InspectorRules(BaseModel):
+class InspectorRules(CleanInput):
     """Who may inspect, and how teams are formed."""
 
     model_config = ConfigDict(extra="forbid")
@@ -164,14 +165,14 @@ class InspectorRules(BaseModel):
         return self
 
 
-class CrossTeam(BaseModel):
+class CrossTeam(CleanInput):
     model_config = ConfigDict(extra="forbid")
 
     key: str = Field(pattern=r"^[^\s:]{1,64}$", description="执法组编号，如 team-衡南县")
     home: CountyCode = Field(description="执法组所在县市区")
 
 
-class CrossSpec(BaseModel):
+class CrossSpec(CleanInput):
     """Cross-enforcement: county teams paired with other counties, never their own."""
 
     model_config = ConfigDict(extra="forbid")
@@ -186,7 +187,7 @@ class CrossSpec(BaseModel):
         return self
 
 
-class PlanSpec(BaseModel):
+class PlanSpec(CleanInput):
     model_config = ConfigDict(extra="forbid")
 
     strata: list[StratumSpec] = Field(default_factory=list, max_length=100)
@@ -208,7 +209,7 @@ class PlanSpec(BaseModel):
 _MONTH = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
 
 
-class PlanFields(BaseModel):
+class PlanFields(CleanInput):
     model_config = ConfigDict(extra="forbid")
 
     title: Text | None = Field(default=None, min_length=2, max_length=200)
@@ -254,7 +255,7 @@ class PlanOut(BaseModel):
     draws: list[str] = Field(description="该计划的抽查编号")
 
 
-class FreezeRequest(BaseModel):
+class FreezeRequest(CleanInput):
     model_config = ConfigDict(extra="forbid")
 
     seed: DiceAnnouncement | DrandAnnouncement | DiceDrandAnnouncement = Field(
@@ -270,7 +271,7 @@ class FreezeRequest(BaseModel):
     )
 
 
-class DiceReveal(BaseModel):
+class DiceReveal(CleanInput):
     """The digits read out at the ceremony, and which announced witnesses are present."""
 
     model_config = ConfigDict(extra="forbid")
@@ -279,7 +280,7 @@ class DiceReveal(BaseModel):
     witnesses: Witnesses
 
 
-class SeedConfirmation(BaseModel):
+class SeedConfirmation(CleanInput):
     """The digits again, entered by a witness without seeing the operator's entry."""
 
     model_config = ConfigDict(extra="forbid")
@@ -287,7 +288,7 @@ class SeedConfirmation(BaseModel):
     digits: DiceDigits = Field(description="见证人按现场记录再次录入的骰子点数")
 
 
-class Withdrawal(BaseModel):
+class Withdrawal(CleanInput):
     """The operator takes back an entry of digits not yet confirmed."""
 
     model_config = ConfigDict(extra="forbid")
@@ -295,7 +296,7 @@ class Withdrawal(BaseModel):
     reason: Text = Field(min_length=4, max_length=500, description="撤回理由（记入经办历史）")
 
 
-class Reschedule(BaseModel):
+class Reschedule(CleanInput):
     """A public postponement of the announced ceremony, made before its time."""
 
     model_config = ConfigDict(extra="forbid")
@@ -307,7 +308,7 @@ class Reschedule(BaseModel):
 DrandReveal = Beacon
 
 
-class Annul(BaseModel):
+class Annul(CleanInput):
     model_config = ConfigDict(extra="forbid")
 
     reason: Text = Field(min_length=4, max_length=500, description="撤销理由（公开）")
@@ -358,7 +359,7 @@ def _outcome(value: str) -> str:
     return code
 
 
-class OutcomeCreate(BaseModel):
+class OutcomeCreate(CleanInput):
     """The outcome of inspecting one drawn enterprise."""
 
     model_config = ConfigDict(extra="forbid")

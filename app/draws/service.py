@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from app.draws.models import Draw, Plan
 from app.draws.schemas import PlanCreate, PlanUpdate
@@ -157,7 +157,11 @@ def lock_draw(session: Session, public_id: str) -> Draw:
 def draw_of_plan(session: Session, plan_id: int) -> Draw | None:
     """The plan's latest draw: the head of its chain of replacements."""
     return session.scalars(
-        select(Draw).where(Draw.plan_id == plan_id).order_by(Draw.id.desc()).limit(1)
+        select(Draw)
+        .options(load_only(Draw.id, Draw.public_id, Draw.plan_id, Draw.status))
+        .where(Draw.plan_id == plan_id)
+        .order_by(Draw.id.desc())
+        .limit(1)
     ).first()
 
 

@@ -23,8 +23,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.bulk import insert_rows, next_ids
-from app.history import ChangeRecord
+from app.config import get_settings
+from app.errors import PayloadTooLarge
+from app.history import ChangeRecord, actor_key_id
 from app.pools import schemas, service
+from app.pools.archive import ArchiveRefused, archive_limits, check_archive
 from app.pools.columns import (
     ENTERPRISE_COLUMNS,
     INSPECTION_COLUMNS,
@@ -45,7 +48,7 @@ from app.pools.rows import (
     updated,
     valid_rows,
 )
-from app.pools.tabular import Table, TableError, read_table
+from app.pools.tabular import XLSX_MAGIC, Table, TableError, read_table
 from app.types import utcnow
 
 __all__ = [
@@ -70,12 +73,25 @@ def _read(
     template's required columns is refused here."""
     problems = Problems()
     try:
+        if data.startswith(XLSX_MAGIC):
+            check_archive(data, archive_limits(get_settings()))
         table = read_table(data, filename, is_header=header_test(columns))
+    except ArchiveRefused as exc:
+        if exc.too_large:
+            raise _archive_too_large(filename, exc) from exc
+        raise unreadable(filename, exc) from exc
     except TableError as exc:
         raise unreadable(filename, exc) from exc
     where = layout(table, columns, report, problems)
     problems.raise_if_any(filename)
     return table, where, problems
+
+
+def _archive_too_large(filename: str, exc: ArchiveRefused) -> PayloadTooLarge:
+    message = f"无法导入文件“{filename}”：{exc.message}"
+    if exc.code == "archive_member_too_large":
+        return PayloadTooLarge(message, code="archive_member_too_large")
+    return PayloadTooLarge(message, code="archive_too_large")
 
 
 def _done(report: ImportReport, batch: ImportBatch | None, session: Session) -> ImportReport:
@@ -94,6 +110,7 @@ def start_batch(
         filename=filename[:255],
         sha256=hashlib.sha256(data).hexdigest(),
         actor=actor,
+        actor_key_id=actor_key_id(actor),
         rows=0,
         created=0,
         updated=0,
@@ -365,6 +382,7 @@ def _insert_enterprises(
             "entity": "enterprise",
             "action": "create",
             "actor": actor,
+            "actor_key_id": actor_key_id(actor),
             "at": now,
             "import_id": batch.id,
             "before": None,

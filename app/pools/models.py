@@ -170,6 +170,7 @@ class ImportBatch(Base):
     filename: Mapped[str] = mapped_column(String(255))
     sha256: Mapped[str] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(100))
+    actor_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     rows: Mapped[int] = mapped_column(Integer)
     created: Mapped[int] = mapped_column(Integer)

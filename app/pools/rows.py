@@ -24,7 +24,12 @@ from app.pools.tabular import Row, Table, TableError, column_letter, looks_like_
 
 M = TypeVar("M", bound=BaseModel)
 
-MAX_LISTED_PROBLEMS = 10_000
+# A broken file of a million rows has a million problems: the answer lists the
+# first ones and counts all. Cells longer than any field are refused, and no
+# value is echoed whole.
+MAX_LISTED_PROBLEMS = 1_000
+MAX_CELL_CHARS = 2_000
+MAX_SHOWN_CHARS = 200
 MAX_LISTED_CHANGES = 1_000
 # Rows named in a warning about a normalisation; the count covers all.
 MAX_NAMED_ROWS = 5
@@ -97,6 +102,8 @@ class Problems:
     ) -> None:
         self.count += 1
         if len(self.items) < MAX_LISTED_PROBLEMS:
+            if value is not None and len(value) > MAX_SHOWN_CHARS:
+                value = value[:MAX_SHOWN_CHARS] + "…"
             self.items.append(
                 ProblemItem(row=row, column=column, message=message, code=code, value=value)
             )
@@ -106,9 +113,12 @@ class Problems:
             return
         first = self.items[0]
         where = f"第 {first.row} 行" + (f" {first.column} 列" if first.column else "")
+        listed = f"（列出前 {len(self.items)} 处）" if self.count > len(self.items) else ""
         raise ImportRejected(
-            f"文件“{filename}”有 {self.count} 处问题，未写入任何数据。第一处：{where}，{first.message}",
+            f"文件“{filename}”有 {self.count} 处问题{listed}，未写入任何数据。"
+            f"第一处：{where}，{first.message}",
             errors=self.items,
+            errors_total=self.count,
         )
 
 
@@ -243,7 +253,16 @@ def _values(
             continue
         if trimmed and index in trimmed:
             note(index, "去掉了首尾空格")
-        if text[0] in _CLEAR_START and text in CLEAR_MARKERS:
+        if len(text) > MAX_CELL_CHARS:
+            problems.add(
+                row=row.number,
+                column=layout.where(column.field),
+                message=f"单元格有 {len(text)} 个字符，超过 {MAX_CELL_CHARS} 个的上限",
+                code="cell_too_long",
+                value=text,
+            )
+            ok = False
+        elif text[0] in _CLEAR_START and text in CLEAR_MARKERS:
             if column.clearable:
                 values[column.field] = column.empty
             else:

@@ -22,6 +22,7 @@ from pydantic import (
 from app import reference as ref
 from app.pools.cells import term_form
 from app.pools.uscc import InvalidUSCC, validate_uscc
+from app.text import CleanInput
 
 # Stripped by pydantic-core itself: a Python validator would be called for
 # every field of every row of a million-row import.
@@ -103,7 +104,7 @@ def _unit(value: str) -> str:
 UnitName = Annotated[str, Stripped, AfterValidator(_unit)]
 
 
-class EnterpriseFields(BaseModel):
+class EnterpriseFields(CleanInput):
     """What a clerk may set on an enterprise; all optional for partial updates."""
 
     model_config = ConfigDict(extra="forbid", str_max_length=300)
@@ -157,7 +158,7 @@ class EnterpriseUpdate(EnterpriseFields):
     version: int | None = Field(default=None, description="读取时的版本号；不一致时拒绝更新")
 
 
-class Retire(BaseModel):
+class Retire(CleanInput):
     """Why a record leaves the active directory."""
 
     model_config = ConfigDict(extra="forbid")
@@ -190,7 +191,7 @@ class EnterpriseOut(BaseModel):
     version: int
 
 
-class InspectorFields(BaseModel):
+class InspectorFields(CleanInput):
     """What may be set on an inspector; all optional for partial updates."""
 
     model_config = ConfigDict(extra="forbid")
@@ -254,7 +255,7 @@ class InspectorOut(BaseModel):
     version: int
 
 
-class ConflictCreate(BaseModel):
+class ConflictCreate(CleanInput):
     """A recusal pair. Name the parties by id, or by certificate number and USCC."""
 
     model_config = ConfigDict(extra="forbid")
@@ -278,7 +279,7 @@ class ConflictCreate(BaseModel):
         return self
 
 
-class ConflictUpdate(BaseModel):
+class ConflictUpdate(CleanInput):
     model_config = ConfigDict(extra="forbid")
 
     reason: Text | None = Field(default=None, min_length=2, max_length=200)
@@ -302,7 +303,7 @@ class ConflictOut(BaseModel):
     version: int
 
 
-class InspectionCreate(BaseModel):
+class InspectionCreate(CleanInput):
     """An inspection done or scheduled, by the city, a county or anyone."""
 
     model_config = ConfigDict(extra="forbid")
@@ -335,7 +336,10 @@ class ChangeOut(BaseModel):
 
     id: int
     action: str
-    actor: str
+    actor: str = Field(description="经办人（API 密钥名称），如“王某（省执法系统）”")
+    actor_key_id: int | None = Field(
+        default=None, description="做出变更的 API 密钥的编号；命令行操作为空"
+    )
     at: datetime
     import_id: int | None
     before: dict[str, Any] | None

@@ -8,6 +8,13 @@ here, before routing, without a worker thread or a database connection.
 
 Each process re-reads the log's size at most every `ttl` seconds, and at once
 after it appended to the log itself; another process's entry shows within `ttl`.
+
+So that reads cannot be turned into work, the pages define no query string and
+any is ignored (`?bust=<random>` is the same page, from the cache); a page is
+rendered by one request at a time (others asking for it meanwhile wait and get
+that rendering), so each page and notice file is rendered at most once per log
+size; and renderings are rate-limited per client address (`limits`), the cached
+answers are not.
 """
 
 from __future__ import annotations
@@ -16,14 +23,24 @@ import asyncio
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.errors import DomainError, problem_response
 from app.ledger import store
+
+
+class TooManyRenderings(DomainError):
+    status = 429
+    code = "rate_limited"
+    title = "请求过于频繁"
 
 
 class LogVersion:
@@ -64,6 +81,32 @@ class _Page:
     body: bytes
     route: Any  # the matched route, for the request metrics of later hits
 
+    def messages(self) -> list[Message]:
+        return [
+            {"type": "http.response.start", "status": self.status, "headers": self.headers},
+            {"type": "http.response.body", "body": self.body},
+        ]
+
+
+@dataclass
+class _Flight:
+    """Requests for one page at one log size: the first renders, the rest wait for it."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
+
+
+async def _refusal(
+    error: DomainError, headers: dict[str, str], scope: Scope, receive: Receive
+) -> list[Message]:
+    messages: list[Message] = []
+
+    async def keep(message: Message) -> None:
+        messages.append(message)
+
+    await problem_response(error.problem(), headers=headers)(scope, receive, keep)
+    return messages
+
 
 def is_public_page(path: str) -> bool:
     """The server-rendered public pages and their downloads."""
@@ -73,11 +116,14 @@ def is_public_page(path: str) -> bool:
 class PublicPageCache:
     """Answer anonymous GETs of public pages from the rendering at this log size."""
 
-    def __init__(self, app: ASGIApp, *, capacity: int = 256) -> None:
+    def __init__(self, app: ASGIApp, *, renderings: str, capacity: int = 256) -> None:
         self.app = app
         self.capacity = capacity
         self._pages: OrderedDict[tuple[str, int], _Page] = OrderedDict()
         self._lock = threading.Lock()
+        self._rendering: dict[tuple[str, int], _Flight] = {}
+        self._rate: RateLimitItem = parse(renderings)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -89,37 +135,68 @@ class PublicPageCache:
         ):
             await self.app(scope, receive, send)
             return
+        scope["query_string"] = b""  # the pages define none: `?bust=...` is the same page
         state = scope["app"].state
         log_size = await state.log_version.size(state.sessionmaker)
-        address = (f"{scope['path']}?{scope['query_string'].decode('latin-1')}", log_size)
+        address = (scope["path"], log_size)
+        answer = self._cached(address, scope)
+        if answer is None:
+            flight = self._rendering.setdefault(address, _Flight())
+            flight.waiting += 1
+            try:
+                async with flight.lock:  # one rendering of a page at a time
+                    answer = self._cached(address, scope) or await self._render(
+                        address, scope, receive
+                    )
+            finally:
+                flight.waiting -= 1
+                if not flight.waiting:
+                    self._rendering.pop(address, None)
+        # Sent with no lock held: a client reading slowly keeps no one waiting.
+        for message in answer:
+            await send(message)
+
+    def _cached(self, address: tuple[str, int], scope: Scope) -> list[Message] | None:
         with self._lock:
             page = self._pages.get(address)
             if page is not None:
                 self._pages.move_to_end(address)
-        if page is not None:
-            scope["route"] = page.route
-            await send(
-                {"type": "http.response.start", "status": page.status, "headers": page.headers}
+        if page is None:
+            return None
+        scope["route"] = page.route  # for the request metrics
+        return page.messages()
+
+    async def _render(
+        self, address: tuple[str, int], scope: Scope, receive: Receive
+    ) -> list[Message]:
+        """The page as the application answers it, kept if it is a 200."""
+        client = (scope.get("client") or ("unknown", 0))[0]
+        if not self._limiter.hit(self._rate, "public-render", client):
+            reset = self._limiter.get_window_stats(self._rate, "public-render", client).reset_time
+            return await _refusal(
+                TooManyRenderings(
+                    f"同一地址生成公开页面或公示文件过于频繁（上限 {self._rate}），请稍后再试；"
+                    "已生成的页面不受此限"
+                ),
+                {"Retry-After": str(max(1, int(reset - time.time())))},
+                scope,
+                receive,
             )
-            await send({"type": "http.response.body", "body": page.body})
-            return
-        start: Message | None = None
-        chunks: list[bytes] = []
+        messages: list[Message] = []
 
         async def keep(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-            elif message["type"] == "http.response.body":
-                chunks.append(message.get("body", b""))
-                if not message.get("more_body", False) and start and start["status"] == 200:
-                    self._put(
-                        address,
-                        _Page(200, list(start["headers"]), b"".join(chunks), scope.get("route")),
-                    )
-            await send(message)
+            messages.append(message)
 
         await self.app(scope, receive, keep)
+        start = next((m for m in messages if m["type"] == "http.response.start"), None)
+        if start is not None and start["status"] == 200:
+            body = b"".join(
+                m.get("body", b"") for m in messages if m["type"] == "http.response.body"
+            )
+            page = _Page(200, list(start["headers"]), body, scope.get("route"))
+            self._put(address, page)
+            return page.messages()
+        return messages
 
     def _put(self, address: tuple[str, int], page: _Page) -> None:
         with self._lock:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from shuangsui_client import AuthenticatedClient, Client
@@ -58,9 +58,7 @@ def main() -> None:
 
     plan = plans_create_from_template.sync(key="2025-training", client=operator, x_actor=actor)
     assert isinstance(plan, PlanOut), plan
-    announcement = DiceAnnouncement(
-        ceremony_at=datetime.now(UTC) + timedelta(hours=1), witnesses=WITNESSES
-    )
+    announcement = DiceAnnouncement(ceremony_at=datetime.now(UTC), witnesses=WITNESSES)
     frozen = draws_freeze.sync(
         plan_id=plan.id, client=operator, body=FreezeRequest(seed=announcement), x_actor=actor
     )

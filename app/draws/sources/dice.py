@@ -16,9 +16,10 @@ from app.draws.sources.ceremony_time import (
     dice_announcement,
     moved,
 )
+from app.text import CleanInput
 
 
-class DiceAnnouncement(BaseModel):
+class DiceAnnouncement(CleanInput):
     """A public dice ceremony: when, and who witnesses it."""
 
     model_config = ConfigDict(extra="forbid")

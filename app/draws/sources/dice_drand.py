@@ -24,10 +24,11 @@ from app.draws.sources.ceremony_time import (
     moved,
 )
 from app.draws.sources.drand import describe_round, round_announcement
+from app.text import CleanInput
 from app.types import rfc3339
 
 
-class DiceDrandAnnouncement(BaseModel):
+class DiceDrandAnnouncement(CleanInput):
     """A dice ceremony, and the drand round after it whose beacon completes the seed."""
 
     model_config = ConfigDict(extra="forbid")

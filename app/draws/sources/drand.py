@@ -10,10 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.draws import beacon as quicknet
 from app.draws.beacon import Beacon
 from app.draws.sources import SourceName
+from app.text import CleanInput
 from app.types import beijing, parse_rfc3339, rfc3339
 
 
-class DrandAnnouncement(BaseModel):
+class DrandAnnouncement(CleanInput):
     """A future drand quicknet round, fixed now, fetched after its time."""
 
     model_config = ConfigDict(extra="forbid")
