@@ -414,3 +414,13 @@ def test_dice_cannot_be_entered_for_a_drand_draw(demo: ApiClient) -> None:
     public_id = _freeze(demo, _plan(demo)["id"], {"seed": {"source": "drand"}})["public_id"]
     refused = _enter(demo, public_id)
     assert refused.status_code == 409 and refused.json()["code"] == "no_dice_ceremony"
+
+
+def test_a_witness_may_confirm_by_name_alone_but_not_by_another_s(demo: ApiClient) -> None:
+    public_id = _freeze(demo, _plan(demo)["id"])["public_id"]
+    assert _enter(demo, public_id).status_code == 200
+    assert _confirm(demo, public_id, name="公证处").status_code == 403  # a role is no name
+    assert _confirm(demo, public_id, name="李公").status_code == 403
+    done = _confirm(demo, public_id, name="李公证")
+    assert done.json()["status"] == "done", done.text
+    assert _entry(demo, done.json()["log_entries"][1])["confirmed_by"] == WITNESSES[1]

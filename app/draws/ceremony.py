@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -372,6 +373,15 @@ def withdraw_digits(session: Session, *, public_id: str, data: Withdrawal, actor
     return draw
 
 
+def _witness_named(name: str, present: list[str]) -> str | None:
+    """The present witness this person is: named in full as announced ("李公证（公证处）"),
+    or by the name alone ("李公证"), which must then be one witness's only."""
+    if name in present:
+        return name
+    by_name = [w for w in present if re.split(r"[（(]", w, maxsplit=1)[0].strip() == name]
+    return by_name[0] if name and len(by_name) == 1 else None
+
+
 def entry_counts(session: Session, draw: Draw) -> dict[str, int]:
     """How often digits were entered and withdrawn for this draw (from its history)."""
     from app.history import ChangeRecord
@@ -411,7 +421,8 @@ def confirm_digits(
             f"抽查 {public_id} 尚未由经办人员录入骰子点数，见证人无可确认", code="no_seed_entry"
         )
     present = list(entry["witnesses"])
-    if person.name not in present:
+    witness = _witness_named(person.name, present)
+    if witness is None:
         raise WitnessNotAnnounced(
             f"确认人须是公告并在场的见证人之一（{'、'.join(present)}），"
             f"请在 X-Actor 中写明本人姓名；收到的是“{person.name or '（未填写）'}”",
@@ -428,12 +439,12 @@ def confirm_digits(
         "witnesses": present,
         "entered_by": entry["entered_by"],
         "confirmed_by": person.actor,
-        "confirmed_person": person.name,
+        "confirmed_person": witness,
         "confirmed_at": rfc3339(now),
     } | counts
     draw.seed_entry = None
-    public = {"witnesses": present, "confirmed_by": person.name} | counts
-    _record(session, draw, "seed_confirmed", person.actor, {"confirmed_by": person.name} | counts)
+    public = {"witnesses": present, "confirmed_by": witness} | counts
+    _record(session, draw, "seed_confirmed", person.actor, {"confirmed_by": witness} | counts)
     if source.uses_beacon:
         # dice+drand: the digits enter the log before the round's time; the seed waits for it.
         ledger.append(

@@ -72,7 +72,10 @@ def main() -> None:
     assert isinstance(entered, DrawOut), entered
 
     wrong = draws_seed_confirm.sync_detailed(
-        public_id=frozen.public_id, client=witness, body=SeedConfirmation(digits="1" * 20)
+        public_id=frozen.public_id,
+        client=witness,
+        body=SeedConfirmation(digits="1" * 20),
+        x_actor=quote("李公证"),
     )
     assert isinstance(wrong.parsed, Problem), wrong
     out["mismatch"] = [int(wrong.status_code), wrong.parsed.status, wrong.parsed.code]
