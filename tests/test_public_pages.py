@@ -58,7 +58,9 @@ def test_draw_pages_show_the_draw_and_nothing_private(
     assert "抽取 3 家" in html and "每个县市区抽取 1 家，先随机抽取 10 个县市区" in html
     assert done["seed"] in html
     assert f"/api/v1/draws/{public_id}/bundle" in html
-    assert "结果应于 2024-06-28 前公开" in html  # 20 working days after 2024-05-31
+    # 20 working days after 2024-05-31 by the official calendar (端午 on 06-10), long past
+    assert "检查结果应已于 2024-07-01 前公开" in html
+    assert "逾期未公开" in html
 
     csv_rows = client.get(f"/draws/{public_id}.csv").content.decode("utf-8-sig").splitlines()
     assert csv_rows[0].startswith("抽查编号,抽查,分层,企业名称")

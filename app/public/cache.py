@@ -6,6 +6,7 @@ rendered when the log had n entries stays right until entry n+1. The public
 reads the same few pages many times between two entries: they are answered
 here, before routing, without a worker thread or a database connection.
 
+Deadlines are read against today's date, so the date is part of a page's key.
 Each process re-reads the log's size at most every `ttl` seconds, and at once
 after it appended to the log itself; another process's entry shows within `ttl`.
 """
@@ -17,6 +18,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.ledger import store
+from app.public.deadlines import beijing_today
 
 
 class LogVersion:
@@ -76,7 +79,7 @@ class PublicPageCache:
     def __init__(self, app: ASGIApp, *, capacity: int = 256) -> None:
         self.app = app
         self.capacity = capacity
-        self._pages: OrderedDict[tuple[str, int], _Page] = OrderedDict()
+        self._pages: OrderedDict[tuple[str, int, date], _Page] = OrderedDict()
         self._lock = threading.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -91,7 +94,12 @@ class PublicPageCache:
             return
         state = scope["app"].state
         log_size = await state.log_version.size(state.sessionmaker)
-        address = (f"{scope['path']}?{scope['query_string'].decode('latin-1')}", log_size)
+        # Deadlines are read against today's date: a new day renders the pages anew.
+        address = (
+            f"{scope['path']}?{scope['query_string'].decode('latin-1')}",
+            log_size,
+            beijing_today(),
+        )
         with self._lock:
             page = self._pages.get(address)
             if page is not None:
@@ -121,7 +129,7 @@ class PublicPageCache:
 
         await self.app(scope, receive, keep)
 
-    def _put(self, address: tuple[str, int], page: _Page) -> None:
+    def _put(self, address: tuple[str, int, date], page: _Page) -> None:
         with self._lock:
             self._pages[address] = page
             self._pages.move_to_end(address)

@@ -21,6 +21,7 @@ from app.ledger.models import LogEntry
 from app.pools.tabular import write_csv, write_xlsx
 from app.pools.transfer import XLSX, attachment
 from app.public import views
+from app.public.deadlines import beijing_today
 from app.routing import TransactionalRoute
 
 router = APIRouter(
@@ -71,6 +72,7 @@ NOTICE_HEADERS = [
     "类别",
     "检查人员（执法证号）",
     "检查结果",
+    "结果公开期限",
 ]
 
 
@@ -85,7 +87,8 @@ def _notice_rows(detail: dict[str, Any]) -> list[list[str]]:
             row["county"],
             row["subtype"],
             "、".join(f"{m['name']}（{m['cert_no']}）" for m in row["team"]),
-            row["outcome"],
+            row["outcome"]["text"],
+            row["outcome"]["deadline"],
         ]
         for stratum in detail["strata"]
         for row in stratum["rows"]
@@ -94,7 +97,7 @@ def _notice_rows(detail: dict[str, Any]) -> list[list[str]]:
 
 @router.get("/draws/{public_id}.csv", dependencies=[allow(PUBLIC)], response_class=Response)
 def draw_csv(request: Request, session: SessionDep, public_id: str) -> Response:
-    detail = views.draw_detail(session, service.get_draw(session, public_id))
+    detail = views.draw_detail(session, service.get_draw(session, public_id), today=beijing_today())
     return Response(
         write_csv(NOTICE_HEADERS, _notice_rows(detail)),
         media_type="text/csv; charset=utf-8",
@@ -104,7 +107,7 @@ def draw_csv(request: Request, session: SessionDep, public_id: str) -> Response:
 
 @router.get("/draws/{public_id}.xlsx", dependencies=[allow(PUBLIC)], response_class=Response)
 def draw_xlsx(request: Request, session: SessionDep, public_id: str) -> Response:
-    detail = views.draw_detail(session, service.get_draw(session, public_id))
+    detail = views.draw_detail(session, service.get_draw(session, public_id), today=beijing_today())
     data = write_xlsx(NOTICE_HEADERS, _notice_rows(detail), sheet_name=public_id, text_columns={4})
     return Response(data, media_type=XLSX, headers=attachment(f"{public_id}.xlsx"))
 
@@ -113,7 +116,7 @@ def draw_xlsx(request: Request, session: SessionDep, public_id: str) -> Response
 def draw_pdf(request: Request, session: SessionDep, public_id: str) -> Response:
     from weasyprint import HTML  # imported here: it loads fonts and Pango on first use
 
-    detail = views.draw_detail(session, service.get_draw(session, public_id))
+    detail = views.draw_detail(session, service.get_draw(session, public_id), today=beijing_today())
     html = templates.get_template("notice.html").render(
         d=detail, checkpoint=_checkpoint(request, session)
     )
@@ -124,7 +127,7 @@ def draw_pdf(request: Request, session: SessionDep, public_id: str) -> Response:
 @router.get("/draws/{public_id}", dependencies=[allow(PUBLIC)])
 def draw_page(request: Request, session: SessionDep, public_id: str) -> Response:
     draw = service.get_draw(session, public_id)
-    detail = views.draw_detail(session, draw)
+    detail = views.draw_detail(session, draw, today=beijing_today())
     replaced = session.get(Draw, draw.replaces_id) if draw.replaces_id else None
     detail["replaces"] = replaced.public_id if replaced else None
     return templates.TemplateResponse(
