@@ -22,6 +22,15 @@ class Settings(BaseSettings):
     log_origin: str = Field(
         default="hengyang.yjj/draws", description="The origin line of the public log."
     )
+    issuing_authority: str = Field(
+        default="衡阳市应急管理局",
+        description="The bureau that issues the public notices, named in every page's header.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The site's public address (https://...), for the QR code of a notice;"
+        " by default the address the request came to.",
+    )
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, description="Largest import file.")
     max_body_bytes: int = Field(
         default=1024 * 1024, description="Largest request body other than a file upload."

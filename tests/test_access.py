@@ -40,6 +40,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/draws/{public_id}.csv"): PUBLIC,
     ("GET", "/draws/{public_id}.xlsx"): PUBLIC,
     ("GET", "/draws/{public_id}.pdf"): PUBLIC,
+    ("GET", "/draws/{public_id}/bundle.json"): PUBLIC,
     ("GET", "/log"): PUBLIC,
     ("GET", "/api/v1/log/checkpoint"): PUBLIC,
     ("GET", "/api/v1/log/key"): PUBLIC,

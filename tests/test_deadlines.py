@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import chinese_calendar
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.draws.models import Draw
 from app.public import views
 from app.public.deadlines import outcome_deadline, outcome_state
 from app.public.router import templates
-from tests.factories import ceremony_time, create_enterprise, reveal_dice, uscc
-
-WITNESSES = ["王见证（纪检监察组）", "李公证（公证处）"]
+from tests.factories import ApiClient, create_enterprise, dice_draw, uscc
 
 
 def _working_days_between(after: date, until: date) -> int:
@@ -81,7 +79,7 @@ def test_tense_and_overdue_follow_the_date() -> None:
     assert late.state == "late" and "逾期公开" in late.text
 
 
-def _draw(client: TestClient, *, month: str, inspection_date: str | None) -> dict[str, object]:
+def _draw(client: ApiClient, *, month: str, inspection_date: str | None) -> dict[str, Any]:
     for i in range(3):
         create_enterprise(client, uscc=uscc(serial=i + 1), name=f"期限加油站{i + 1}号")
     plan = client.post(
@@ -104,22 +102,15 @@ def _draw(client: TestClient, *, month: str, inspection_date: str | None) -> dic
         },
     )
     assert plan.status_code == 201, plan.text
-    frozen = client.post(
-        f"/api/v1/plans/{plan.json()['id']}/freeze",
-        json={"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}},
-    ).json()
-    done: dict[str, object] = reveal_dice(
-        client, frozen["public_id"], "27182818284590452353", WITNESSES
-    ).json()
-    return done
+    return dice_draw(client, plan.json()["id"], "27182818284590452353")
 
 
 def test_each_outcome_has_its_own_deadline_on_the_page_and_notice(
-    client: TestClient, session_factory: sessionmaker[Session]
+    client: ApiClient, session_factory: sessionmaker[Session]
 ) -> None:
     done = _draw(client, month="2024-09", inspection_date="2024-09-27")
     public_id = str(done["public_id"])
-    drawn = [u["key"] for u in done["result"]["strata"][0]["selected"]]  # type: ignore[index]
+    drawn = [u["key"] for u in done["result"]["strata"][0]["selected"]]
     # one inspected before the holiday and published in time; the other never published
     recorded = client.post(
         f"/api/v1/draws/{public_id}/outcomes",
@@ -145,7 +136,7 @@ def test_each_outcome_has_its_own_deadline_on_the_page_and_notice(
     assert row["outcome"]["deadline"] == "尚未公开，应于 2024-10-30 前公开"
 
 
-def test_a_plan_past_the_calendar_says_it_cannot_tell(client: TestClient) -> None:
+def test_a_plan_past_the_calendar_says_it_cannot_tell(client: ApiClient) -> None:
     last = max(chinese_calendar.holidays)
     done = _draw(client, month=f"{last.year}-12", inspection_date=f"{last.year}-12-28")
     page = client.get(f"/draws/{done['public_id']}").text

@@ -36,6 +36,17 @@ def local_time(moment: datetime | None) -> str:
     return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S") + " 北京时间"
 
 
+def rfc3339_local(text: str | None) -> str:
+    """A log entry's RFC 3339 UTC time, in Beijing time."""
+    return local_time(datetime.fromisoformat(text.replace("Z", "+00:00"))) if text else ""
+
+
+def chinese_date(moment: datetime) -> str:
+    """The Beijing date as an official document writes it: 2024年6月3日."""
+    day = moment.astimezone(BEIJING).date()
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 def rule_text(stratum: dict[str, Any]) -> str:
     """A stratum's quota in words."""
     if "count" in stratum and stratum["count"] is not None:
@@ -121,10 +132,9 @@ def draw_list(session: Session) -> list[dict[str, Any]]:
 def _seed_source(draw: Draw) -> str:
     announced = draw.announcement
     if announced["source"] == "dice":
-        when = local_time(datetime.fromisoformat(announced["ceremony_at"].replace("Z", "+00:00")))
+        when = rfc3339_local(announced["ceremony_at"])
         return f"现场摇号（{when}），见证人：{'、'.join(announced['witnesses'])}"
-    round_time = datetime.fromisoformat(announced["round_time"].replace("Z", "+00:00"))
-    return f"drand quicknet 公共随机信标第 {announced['round']} 轮（{local_time(round_time)} 发布）"
+    return f"drand quicknet 公共随机信标第 {announced['round']} 轮（{rfc3339_local(announced['round_time'])} 发布）"
 
 
 def draw_detail(session: Session, draw: Draw, *, today: date) -> dict[str, Any]:
@@ -232,4 +242,5 @@ def draw_detail(session: Session, draw: Draw, *, today: date) -> dict[str, Any]:
         "late": sum(o["state"] == "late" for o in outcomes),
         "published": sum(o["state"] in ("on_time", "late") for o in outcomes),
         "today": today.isoformat(),
+        "issued_on": chinese_date(draw.annulled_at or draw.seeded_at or draw.frozen_at),
     }
