@@ -28,6 +28,8 @@ from app.observability import install_observability
 from app.pools.router import router as pools_router
 from app.pools.transfer import router as transfer_router
 from app.public.cache import LogVersion, PublicPageCache
+from app.public.docs import mount_static
+from app.public.docs import router as docs_router
 from app.public.router import router as public_router
 from app.routing import TransactionalRoute, api_routes
 
@@ -149,6 +151,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "`title`/`detail` 为中文说明，`errors` 逐条指出问题所在（字段、行、列）。"
         ),
         lifespan=lifespan,
+        # Served by app.public.docs from the service's own files, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     # Added first, so it sits inside the body limit: refused bodies never wait.
     app.add_middleware(InFlightLimit, limit=MAX_CONNECTIONS, exempt=frozenset({"/healthz"}))
@@ -173,6 +179,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(draws_router)
     app.include_router(log_router)
     app.include_router(public_router)
+    app.include_router(docs_router)
+    mount_static(app)
     app.include_router(keys_router)
     install_observability(app)
     _check_routes(app)

@@ -42,6 +42,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/draws/{public_id}.pdf"): PUBLIC,
     ("GET", "/draws/{public_id}/bundle.json"): PUBLIC,
     ("GET", "/log"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC,
     ("GET", "/api/v1/log/checkpoint"): PUBLIC,
     ("GET", "/api/v1/log/key"): PUBLIC,
     ("GET", "/api/v1/log/entries"): PUBLIC,
