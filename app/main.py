@@ -30,6 +30,8 @@ from app.pools.transfer import router as transfer_router
 from app.public.cache import LogVersion, PublicPageCache
 from app.public.docs import mount_static
 from app.public.docs import router as docs_router
+from app.public.errors import error_page, wants_html
+from app.public.guide import router as guide_router
 from app.public.router import router as public_router
 from app.routing import TransactionalRoute, api_routes
 
@@ -45,9 +47,16 @@ _HTTP_TITLES = {
 }
 
 
-async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+def _answer(request: Request, problem: Problem, headers: dict[str, str] | None = None) -> Response:
+    """problem+json, or the same problem as a page for a person's browser."""
+    if wants_html(request):
+        return error_page(request, problem, headers)
+    return problem_response(problem, headers=headers)
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
-    return problem_response(exc.problem())
+    return _answer(request, exc.problem())
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -80,7 +89,7 @@ def _shown(value: Any) -> str | None:
     return text if len(text) <= 200 else text[:200] + "…"
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code, title = _HTTP_TITLES.get(exc.status_code, ("http_error", "请求失败"))
     detail = exc.detail if isinstance(exc.detail, str) and exc.status_code != 404 else title
@@ -93,7 +102,7 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
         title=title,
         detail=detail,
     )
-    return problem_response(problem, headers=getattr(exc, "headers", None))
+    return _answer(request, problem, getattr(exc, "headers", None))
 
 
 async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -180,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(log_router)
     app.include_router(public_router)
     app.include_router(docs_router)
+    app.include_router(guide_router)
     mount_static(app)
     app.include_router(keys_router)
     install_observability(app)

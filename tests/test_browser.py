@@ -97,26 +97,29 @@ def chromium() -> str:
     return CHROMIUM
 
 
-def test_the_public_reads_and_verifies_a_draw(
-    live_server: str, chromium: str, tmp_path: Path, api_keys: dict[str, str]
-) -> None:
-    from playwright.sync_api import sync_playwright
-
+def _draw(live_server: str, api_keys: dict[str, str], template: str, digits: str) -> Any:
+    """A finished dice draw of a ready plan, made through the API as an operator and a witness."""
     with httpx.Client(
         base_url=live_server, timeout=30, headers={"X-API-Key": api_keys["operator"]}
     ) as api:
-        plan = api.post("/api/v1/plans/from-template/2025-hazchem").json()
+        plan = api.post(f"/api/v1/plans/from-template/{template}").json()
         frozen = api.post(
             f"/api/v1/plans/{plan['id']}/freeze",
             json={
                 "seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}
             },
         ).json()
-        public_id = frozen["public_id"]
-        done = reveal_dice(
-            api, public_id, "16180339887498948482", WITNESSES, api_keys["witness"]
-        ).json()
-        key = api.get("/api/v1/log/key").text.strip()
+        return reveal_dice(api, frozen["public_id"], digits, WITNESSES, api_keys["witness"]).json()
+
+
+def test_the_public_reads_and_verifies_a_draw(
+    live_server: str, chromium: str, tmp_path: Path, api_keys: dict[str, str]
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    done = _draw(live_server, api_keys, "2025-hazchem", "16180339887498948482")
+    public_id = done["public_id"]
+    key = httpx.get(f"{live_server}/api/v1/log/key").text.strip()
     names = {e.uscc: e.name for e in demo_pool().enterprises}
     drawn = [
         names[u["key"]]
@@ -199,3 +202,89 @@ def test_the_api_docs_render_without_internet(live_server: str, chromium: str) -
     # decorative logo, which it hides when the image fails, as it does offline.
     assert errors == [], errors
     assert blocked in ([], ["image https://cdn.redoc.ly/redoc/logo-mini.svg"]), blocked
+
+
+# For every element with its own text: its colour against the first opaque background
+# behind it, as WCAG 2.x computes the contrast ratio. Returns the elements below 4.5:1.
+CONTRAST_JS = """
+() => {
+  const lum = (rgb) => {
+    const [r, g, b] = rgb.map((c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const parse = (css) => css.match(/[\\d.]+/g).map(Number);
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = parse(getComputedStyle(el).backgroundColor);
+      if (c.length < 4 || c[3] > 0.99) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const low = [];
+  for (const el of document.querySelectorAll("body *")) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !el.getClientRects().length) continue;
+    const fg = parse(getComputedStyle(el).color).slice(0, 3);
+    const [a, b] = [lum(fg), lum(background(el))].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    if (ratio < 4.5) low.push(el.tagName + " " + ratio.toFixed(2) + " " + el.textContent.trim().slice(0, 20));
+  }
+  return low;
+}
+"""
+# Codes that must read as one piece: each a single line box.
+SPLIT_CODES_JS = """
+() => [...document.querySelectorAll("code.uscc, .code")]
+  .filter((el) => el.getClientRects().length > 1 || el.getBoundingClientRect().height > 2 * parseFloat(getComputedStyle(el).lineHeight || 24))
+  .map((el) => el.textContent)
+"""
+SMALL_TARGETS_JS = """
+() => [...document.querySelectorAll("header a, .downloads a")]
+  .map((el) => [el.textContent, el.getBoundingClientRect()])
+  .filter(([, r]) => r.width < 24 || r.height < 24)
+  .map(([t]) => t)
+"""
+
+
+def test_every_public_page_reads_well_on_a_phone_and_a_desktop(
+    live_server: str, chromium: str, api_keys: dict[str, str]
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    done = _draw(live_server, api_keys, "2024-hazchem", "38274619283746529183")
+    public_id = done["public_id"]
+    code = done["result"]["strata"][0]["selected"][0]["key"]
+    pages = ["/", f"/draws/{public_id}", "/log", "/verify", f"/enterprises/{code}"]
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        for width in (360, 390, 1280):
+            page = browser.new_page(viewport={"width": width, "height": 800})
+            for path in pages:
+                page.goto(f"{live_server}{path}")
+                where = (width, path)
+                assert page.evaluate("document.documentElement.lang") == "zh-CN", where
+                assert "衡阳市应急管理局" in page.inner_text("header"), where
+                assert page.evaluate("document.documentElement.scrollWidth") <= width, where
+                assert page.evaluate(SPLIT_CODES_JS) == [], where
+                assert page.evaluate(SMALL_TARGETS_JS) == [], where
+                assert page.evaluate(CONTRAST_JS) == [], where
+            page.goto(f"{live_server}/draws/{public_id}")
+            assert page.locator("code.uscc").count() == 22
+            header = page.locator("table.units thead").first.bounding_box()
+            assert header is not None
+            if width < 768:  # stacked cards: no column headers to squeeze
+                assert header["height"] <= 1
+                # 22 enterprises in cards, not a 6,300 px column of one-character cells
+                assert page.evaluate("document.documentElement.scrollHeight") < 8000
+            else:
+                assert header["height"] > 20
+            page.close()
+
+        # a missing page answers a person with a page, in Chinese, and the right status
+        page = browser.new_page(viewport={"width": 390, "height": 800})
+        response = page.goto(f"{live_server}/draws/HY-2099-0001")
+        assert response is not None and response.status == 404
+        assert response.headers["content-type"].startswith("text/html")
+        assert "未找到" in page.inner_text("main")
+        browser.close()

@@ -70,7 +70,9 @@ class _Page:
 
 def is_public_page(path: str) -> bool:
     """The server-rendered public pages and their downloads."""
-    return path in ("/", "/log") or path == "/draws" or path.startswith("/draws/")
+    return path in ("/", "/log", "/draws", "/verify") or path.startswith(
+        ("/draws/", "/enterprises/")
+    )
 
 
 class PublicPageCache:

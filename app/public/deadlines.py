@@ -87,5 +87,5 @@ def outcome_state(
             f"于 {published_on.isoformat()} 公开，晚于期限 {due.isoformat()}（逾期公开）",
         )
     if today > due:
-        return Deadline(due, "overdue", f"逾期未公开（应已于 {due.isoformat()} 前公开）")
-    return Deadline(due, "pending", f"尚未公开，应于 {due.isoformat()} 前公开")
+        return Deadline(due, "overdue", f"应已于 {due.isoformat()} 前公开")
+    return Deadline(due, "pending", f"应于 {due.isoformat()} 前公开")

@@ -21,6 +21,7 @@ from app.ledger.models import LogEntry
 from app.pools.transfer import XLSX, attachment
 from app.public import notice, views
 from app.public.deadlines import beijing_today
+from app.public.enterprise import enterprise_detail
 from app.routing import TransactionalRoute
 from app.types import utcnow
 
@@ -132,6 +133,12 @@ def draw_page(request: Request, session: SessionDep, public_id: str) -> Response
             "log": _log_state(request, session),
         },
     )
+
+
+@router.get("/enterprises/{uscc}", dependencies=[allow(PUBLIC)])
+def enterprise_page(request: Request, session: SessionDep, uscc: str) -> Response:
+    detail = enterprise_detail(session, uscc, today=beijing_today())
+    return templates.TemplateResponse(request, "enterprise.html", {"e": detail})
 
 
 @router.get("/log", dependencies=[allow(PUBLIC)])
