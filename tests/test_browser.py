@@ -23,6 +23,7 @@ from app.pools.demo import demo_pool
 from app.pools.demo_load import load_demo_pool
 from tests.conftest import IN_CI
 from tests.factories import ceremony_time, reveal_dice
+from tests.test_algorithm_vectors import VECTORS_DIR
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]
@@ -288,3 +289,101 @@ def test_every_public_page_reads_well_on_a_phone_and_a_desktop(
         assert response.headers["content-type"].startswith("text/html")
         assert "未找到" in page.inner_text("main")
         browser.close()
+
+
+VECTORS_JS = """
+async (vector) => {
+  const V = window.ShuangsuiVerify;
+  const sha = async (t) => Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256",
+    new TextEncoder().encode(t))), (b) => b.toString(16).padStart(2, "0")).join("");
+  const frameHash = await sha(V.jcs(vector.frame));
+  const seed = vector.seed || `${vector.seed_source}/${vector.seed_value}/${frameHash}`;
+  try {
+    const result = await V.draw(vector.frame, seed);
+    return {frame_hash: frameHash, result: V.jcs(result), result_hash: await sha(V.jcs(result))};
+  } catch (error) {
+    if (!(error instanceof V.Refused)) throw error;
+    return {frame_hash: frameHash, refused: error.message, at_freeze: error.atFreeze};
+  }
+}
+"""
+VERDICT = "[data-verification=passed], [data-verification=failed], [data-verification=unsupported]"
+
+
+def _verdict(page: Any) -> tuple[str, str | None]:
+    page.wait_for_selector(VERDICT, timeout=60_000)
+    root = page.locator("[data-verification]")
+    return root.get_attribute("data-verification"), root.get_attribute("data-failed-step")
+
+
+def test_the_draw_verifies_in_the_browser_and_tampering_fails(
+    live_server: str, chromium: str, api_keys: dict[str, str]
+) -> None:
+    import rfc8785
+    from playwright.sync_api import sync_playwright
+
+    done = _draw(live_server, api_keys, "2024-hazchem", "38274619283746529183")
+    public_id = done["public_id"]
+    vectors = sorted(VECTORS_DIR.glob("*.json"))
+    assert len(vectors) >= 9
+
+    def tampered(change: Any) -> Any:
+        def handle(route: Any) -> None:
+            response = route.fetch()
+            bundle = response.json()
+            change(bundle)
+            route.fulfill(response=response, body=json.dumps(bundle, ensure_ascii=False))
+
+        return handle
+
+    def swap_a_unit(bundle: dict[str, Any]) -> None:
+        stratum = bundle["result"]["strata"][0]
+        chosen = {u["key"] for u in stratum["selected"]}
+        frame = next(s for s in bundle["frame"]["strata"] if s["id"] == stratum["id"])
+        stratum["selected"][0]["key"] = next(
+            u["key"] for u in frame["units"] if u["key"] not in chosen
+        )
+
+    def forge_signature(bundle: dict[str, Any]) -> None:
+        text, _, signature = bundle["log"]["checkpoint"].rpartition("— ")
+        name, blob = signature.strip().split(" ")
+        flipped = ("B" if blob[10] != "B" else "C").join((blob[:10], blob[11:]))
+        bundle["log"]["checkpoint"] = f"{text}— {name} {flipped}\n"
+
+    def break_a_proof(bundle: dict[str, Any]) -> None:
+        entry = bundle["log"]["entries"][0]
+        entry["inclusion_proof"] = list(reversed(entry["inclusion_proof"]))
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 390, "height": 844})
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(f"{live_server}/draws/{public_id}")
+        assert _verdict(page) == ("passed", None), page.inner_text(".verification")
+        assert "验证通过" in page.inner_text(".verification")
+
+        # the conformance vectors, unchanged, through the page's own draw/1
+        for path in vectors:
+            vector = json.loads(path.read_text())
+            out = page.evaluate(VECTORS_JS, vector)
+            if vector.get("error"):
+                assert out.get("at_freeze") is True, (path.name, out)
+                continue
+            assert out["frame_hash"] == vector["frame_hash"], path.name
+            assert out["result"] == rfc8785.dumps(vector["result"]).decode(), path.name
+            assert out["result_hash"] == vector["result_hash"], path.name
+
+        for change, step in (
+            (swap_a_unit, "按 draw/1 重算的结果与公布的结果一致"),
+            (forge_signature, "检查点的 Ed25519 签名有效（用本站公布的日志公钥）"),
+            (break_a_proof, "第 0 条日志条目在检查点中"),
+        ):
+            tampering = browser.new_page(viewport={"width": 390, "height": 844})
+            tampering.route(f"**/api/v1/draws/{public_id}/bundle", tampered(change))
+            tampering.goto(f"{live_server}/draws/{public_id}")
+            assert _verdict(tampering) == ("failed", step), tampering.inner_text(".verification")
+            assert "验证未通过" in tampering.inner_text(".verification")
+            tampering.close()
+        browser.close()
+    assert errors == []

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 from itertools import groupby
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
 from app.access.policy import PUBLIC, allow
@@ -21,6 +19,7 @@ from app.ledger.models import LogEntry
 from app.pools.transfer import XLSX, attachment
 from app.public import notice, views
 from app.public.deadlines import beijing_today
+from app.public.docs import templates
 from app.public.enterprise import enterprise_detail
 from app.routing import TransactionalRoute
 from app.types import utcnow
@@ -28,7 +27,6 @@ from app.types import utcnow
 router = APIRouter(
     route_class=TransactionalRoute, include_in_schema=False, default_response_class=HTMLResponse
 )
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 KIND_LABELS = {
     "commitment": "承诺（冻结框架）",
