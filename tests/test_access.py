@@ -41,6 +41,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/draws/{public_id}.xlsx"): PUBLIC,
     ("GET", "/draws/{public_id}.pdf"): PUBLIC,
     ("GET", "/draws/{public_id}/bundle.json"): PUBLIC,
+    ("GET", "/draws/{public_id}/ceremony"): PUBLIC,
     ("GET", "/log"): PUBLIC,
     ("GET", "/docs"): PUBLIC,
     ("GET", "/verify"): PUBLIC,

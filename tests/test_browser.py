@@ -387,3 +387,42 @@ def test_the_draw_verifies_in_the_browser_and_tampering_fails(
             tampering.close()
         browser.close()
     assert errors == []
+
+
+def test_the_ceremony_screen_follows_the_draw_by_itself(
+    live_server: str, chromium: str, api_keys: dict[str, str]
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    operator = {"X-API-Key": api_keys["operator"]}
+    plan = httpx.post(
+        f"{live_server}/api/v1/plans/from-template/2025-hazchem", headers=operator, timeout=30
+    ).json()
+    frozen = httpx.post(
+        f"{live_server}/api/v1/plans/{plan['id']}/freeze",
+        json={"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}},
+        headers=operator,
+        timeout=30,
+    ).json()
+    public_id = frozen["public_id"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.goto(f"{live_server}/draws/{public_id}/ceremony")
+        screen = page.inner_text("main")
+        assert frozen["frame_hash"] in screen and all(w in screen for w in WITNESSES)
+        page.wait_for_function(
+            "document.querySelector('.countdown').textContent.includes('秒')", timeout=5000
+        )
+        # the ceremony happens elsewhere; the screen shows the digits and the result by itself
+        with httpx.Client(base_url=live_server, headers=operator, timeout=30) as api:
+            done = reveal_dice(
+                api, public_id, "16180339887498948482", WITNESSES, api_keys["witness"]
+            ).json()
+        page.wait_for_selector("[data-digits]", timeout=15_000)
+        assert page.inner_text("[data-digits]") == "1618 0339 8874 9894 8482"
+        names = {e.uscc: e.name for e in demo_pool().enterprises}
+        first = done["result"]["strata"][0]["selected"][0]["key"]
+        assert names[first] in page.inner_text("ol.drawn")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        browser.close()

@@ -121,6 +121,17 @@ def draw_bundle_file(request: Request, session: SessionDep, public_id: str) -> R
     return JSONResponse(bundle, headers=attachment(f"{public_id} 验证包.json", f"{public_id}.json"))
 
 
+@router.get("/draws/{public_id}/ceremony", dependencies=[allow(PUBLIC)])
+def ceremony_page(request: Request, session: SessionDep, public_id: str) -> Response:
+    """The projector's screen in the ceremony room; it reloads itself as the log grows."""
+    draw = service.get_draw(session, public_id)
+    return templates.TemplateResponse(
+        request,
+        "ceremony.html",
+        {"d": _detail(session, public_id), "c": views.ceremony_view(draw)},
+    )
+
+
 @router.get("/draws/{public_id}", dependencies=[allow(PUBLIC)])
 def draw_page(request: Request, session: SessionDep, public_id: str) -> Response:
     return templates.TemplateResponse(

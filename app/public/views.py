@@ -137,6 +137,24 @@ def _seed_source(draw: Draw) -> str:
     return f"drand quicknet 公共随机信标第 {announced['round']} 轮（{rfc3339_local(announced['round_time'])} 发布）"
 
 
+def ceremony_view(draw: Draw) -> dict[str, Any]:
+    """What the ceremony screen shows of the announced seed source, and the digits once logged."""
+    announced = draw.announcement
+    value = (draw.seed or "").split("/")[1] if draw.seed else ""
+    digits = value.split(":")[0] if "dice" in announced["source"] and value else ""
+    # The moment the room waits for: the drand round when there is one, else the ceremony.
+    awaited = announced.get("round_time") or announced.get("ceremony_at")
+    return {
+        "source": announced["source"],
+        "witnesses": announced.get("witnesses") or [],
+        "ceremony_at": rfc3339_local(announced.get("ceremony_at")),
+        "round": announced.get("round"),
+        "round_time": rfc3339_local(announced.get("round_time")),
+        "awaited": awaited,
+        "digits": " ".join(digits[i : i + 4] for i in range(0, len(digits), 4)),
+    }
+
+
 def draw_detail(session: Session, draw: Draw, *, today: date) -> dict[str, Any]:
     """Everything the public page of one draw shows, its deadlines read on `today`."""
     plan = draw.plan_snapshot
