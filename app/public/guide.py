@@ -7,7 +7,6 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from markdown_it import MarkdownIt
 
 from app.access.policy import PUBLIC, allow
 from app.migrate import PROJECT_ROOT
@@ -25,6 +24,8 @@ router = APIRouter(
 
 @lru_cache(maxsize=1)
 def _guide_html(path: Path) -> str:
+    from markdown_it import MarkdownIt  # imported here: only this page needs it
+
     # html=False: the guide's text is shown, never run as markup.
     renderer = MarkdownIt("commonmark", {"html": False}).enable("table")
     html: str = renderer.render(path.read_text(encoding="utf-8"))

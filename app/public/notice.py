@@ -13,7 +13,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import segno
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.ledger.models import Checkpoint
@@ -106,6 +105,8 @@ def xlsx_bytes(detail: dict[str, Any]) -> bytes:
 
 def qr_data_uri(url: str) -> str:
     """A QR code of `url` as an SVG data URI (for the PDF, which fetches nothing)."""
+    import segno  # imported here: only the PDF needs it
+
     code = segno.make(url, error="m")
     uri: str = code.svg_data_uri(scale=4, border=2)
     return uri
