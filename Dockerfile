@@ -7,6 +7,7 @@ COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
 COPY verifier ./verifier
+COPY docs ./docs
 RUN pip install --no-cache-dir -e . && useradd --system --home /data shuangsui \
     && mkdir -p /data && chown shuangsui /data
 

@@ -20,9 +20,9 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-# Debian packages the service and its tests use: a CJK font for the PDF notices
-# and Chromium for the browser test. Installed when we may (root with apt-get).
-SYSTEM_DEPS := fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc chromium:/usr/bin/chromium
+# Debian packages the service and its tests use: a CJK font for the PDF notices,
+# Chromium for the browser test and poppler's pdftoppm to render the notices in tests. Installed when we may (root with apt-get).
+SYSTEM_DEPS := fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc chromium:/usr/bin/chromium poppler-utils:/usr/bin/pdftoppm
 
 system-deps:
 	@missing=""; for dep in $(SYSTEM_DEPS); do \

@@ -29,6 +29,15 @@ class Settings(BaseSettings):
         le=24 * 60,
         description="How long after the announced ceremony time dice digits are accepted.",
     )
+    issuing_authority: str = Field(
+        default="衡阳市应急管理局",
+        description="The bureau that issues the public notices, named in every page's header.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="The site's public address (https://...), for the QR code of a notice;"
+        " by default the address the request came to.",
+    )
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, description="Largest import file.")
     max_body_bytes: int = Field(
         default=1024 * 1024, description="Largest request body other than a file upload."

@@ -30,6 +30,10 @@ from app.openapi import operation_id
 from app.pools.router import router as pools_router
 from app.pools.transfer import router as transfer_router
 from app.public.cache import LogVersion, PublicPageCache
+from app.public.docs import mount_static
+from app.public.docs import router as docs_router
+from app.public.errors import error_page, wants_html
+from app.public.guide import router as guide_router
 from app.public.headers import PublicHeaders
 from app.public.router import router as public_router
 from app.routing import TransactionalRoute, api_routes
@@ -48,9 +52,16 @@ _HTTP_TITLES = {
 }
 
 
-async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
+def _answer(request: Request, problem: Problem, headers: dict[str, str] | None = None) -> Response:
+    """problem+json, or the same problem as a page for a person's browser."""
+    if wants_html(request):
+        return error_page(request, problem, headers)
+    return problem_response(problem, headers=headers)
+
+
+async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
-    return problem_response(exc.problem())
+    return _answer(request, exc.problem())
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -58,7 +69,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return problem_response(validation_problem(exc.errors()))
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code, title = _HTTP_TITLES.get(exc.status_code, ("http_error", "请求失败"))
     headers = getattr(exc, "headers", None)
@@ -79,7 +90,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         title=title,
         detail=detail,
     )
-    return problem_response(problem, headers=headers)
+    return _answer(request, problem, headers)
 
 
 async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -145,6 +156,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         generate_unique_id_function=operation_id,
         lifespan=lifespan,
+        # Served by app.public.docs from the service's own files, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     # Taken by the routes for their work only (app.routing), never while a body arrives.
     app.state.in_flight = InFlight(MAX_CONNECTIONS)
@@ -172,6 +187,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(draws_router)
     app.include_router(log_router)
     app.include_router(public_router)
+    app.include_router(docs_router)
+    app.include_router(guide_router)
+    mount_static(app)
     app.include_router(keys_router)
     install_observability(app)
     install_openapi(app)

@@ -140,3 +140,17 @@ def reveal_at_console(
         operator=actor,
         witness=Person(actor=f"{witnesses[0]}（{actor}）", name=witnesses[0]),
     )
+
+
+WITNESSES = ["王见证（纪检监察组）", "李公证（公证处）"]
+
+
+def dice_draw(client: ApiClient, plan_id: int, digits: str) -> dict[str, Any]:
+    """Freeze a plan for a dice ceremony and reveal these digits: the finished draw."""
+    frozen = client.post(
+        f"/api/v1/plans/{plan_id}/freeze",
+        json={"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}},
+    )
+    assert frozen.status_code == 201, frozen.text
+    done: dict[str, Any] = reveal_dice(client, frozen.json()["public_id"], digits, WITNESSES).json()
+    return done

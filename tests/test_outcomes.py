@@ -68,7 +68,7 @@ def test_outcomes_are_recorded_then_published_and_then_fixed(client: TestClient)
     assert recorded.json()["outcome"] == "rectify"
     assert recorded.json()["published_at"] is None
     page = client.get(f"/draws/{public_id}").text
-    assert "尚未公开" in page and "消防器材过期" not in page
+    assert "逾期未公开" in page and "消防器材过期" not in page  # planned for 2025-06
     corrected = client.post(f"/api/v1/draws/{public_id}/outcomes", json=body)
     assert corrected.json()["note"] == "消防器材过期，限期 15 日整改"
 
@@ -90,12 +90,12 @@ def test_outcomes_are_recorded_then_published_and_then_fixed(client: TestClient)
     assert changed.json()["code"] == "outcome_published"
 
     page = client.get(f"/draws/{public_id}").text
-    assert f"责令限期整改（{TODAY}）：消防器材过期，限期 15 日整改" in page
+    assert f"责令限期整改（检查日 {TODAY}）：消防器材过期，限期 15 日整改" in page
     history = client.get(f"/api/v1/inspections?uscc={drawn[0]}").json()["items"]
     assert [(h["kind"], h["inspected_on"]) for h in history] == [("city", TODAY)]
     notice = client.get(f"/draws/{public_id}.csv").content.decode("utf-8-sig")
-    assert notice.splitlines()[0].endswith(",检查结果")
-    assert f"责令限期整改（{TODAY}）" in notice
+    assert notice.splitlines()[0].endswith(",检查结果,结果公开期限")
+    assert f"责令限期整改（检查日 {TODAY}）" in notice
     draw_entries = client.get(f"/api/v1/draws/{public_id}").json()["log_entries"]
     assert published["log_index"] in draw_entries
     # who recorded and who published, in the draw's history

@@ -54,11 +54,13 @@ def test_draw_pages_show_the_draw_and_nothing_private(
             assert names[unit["key"]] in html
     for assignment in done["result"]["assignments"]:
         for cert in assignment["inspectors"]:
-            assert f"{inspectors[cert].name}（{cert}）" in html
+            assert f'{inspectors[cert].name}（<span class="code">{cert}</span>）' in html
     assert "抽取 3 家" in html and "每个县市区抽取 1 家，先随机抽取 10 个县市区" in html
     assert done["seed"] in html
     assert f"/api/v1/draws/{public_id}/bundle" in html
-    assert "结果应于 2024-06-28 前公开" in html  # 20 working days after 2024-05-31
+    # 20 working days after 2024-05-31 by the official calendar (端午 on 06-10), long past
+    assert "检查结果应已于 2024-07-01 前公开" in html
+    assert "逾期未公开" in html
 
     csv_rows = client.get(f"/draws/{public_id}.csv").content.decode("utf-8-sig").splitlines()
     assert csv_rows[0].startswith("抽查编号,抽查,分层,企业名称")
@@ -87,18 +89,30 @@ def test_draw_pages_show_the_draw_and_nothing_private(
 
     phones = {i.phone for i in pool.inspectors}
     reasons = {c.reason for c in pool.conflicts}
+    addresses = {e.address for e in pool.enterprises}
+    drawn_codes = [u["key"] for s in done["result"]["strata"] for u in s["selected"]]
+    # the directory is not public: an enterprise no draw selected has no page
+    undrawn = next(e.uscc for e in pool.enterprises if e.uscc not in drawn_codes)
+    assert client.get(f"/enterprises/{undrawn}").status_code == 404
     for path in (
         "/",
         "/draws",
         f"/draws/{public_id}",
+        f"/draws/{public_id}.csv",
+        f"/draws/{public_id}/bundle.json",
         "/log",
+        "/verify",
+        *(f"/enterprises/{code}" for code in drawn_codes),
         f"/api/v1/draws/{public_id}",
         f"/api/v1/draws/{public_id}/bundle",
         "/api/v1/log/entries",
     ):
-        body = client.get(path).text
+        response = client.get(path)
+        assert response.status_code == 200, path
+        body = response.text
         assert not any(p in body for p in phones), path
         assert not any(r in body for r in reasons), path
+        assert not any(a in body for a in addresses), path
         assert not re.search(
             r"https?://(?!127\.0\.0\.1|testserver)",
             body.split("<main>")[0] if "<main>" in body else "",

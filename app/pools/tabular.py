@@ -12,6 +12,7 @@ import csv
 import io
 import itertools
 import re
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -279,13 +280,50 @@ def neutralise(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def write_csv(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
-    """UTF-8 with BOM (so Excel on Chinese Windows reads it), CRLF, formula-safe."""
+_PLAIN_CODE = re.compile(r"[0-9A-Za-z-]+")
+
+
+def as_excel_text(code: str) -> str:
+    """A code Excel keeps as text when it opens a CSV, not 9.14E+17.
+
+    Only plain codes (letters, digits, hyphens) are wrapped, so the formula is a
+    constant string and cannot run anything.
+
+    >>> as_excel_text("914304007000000001"), as_excel_text("=1+2")
+    ('="914304007000000001"', "'=1+2")
+    """
+    return f'="{code}"' if _PLAIN_CODE.fullmatch(code) else neutralise(code)
+
+
+def write_csv(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], *, text_columns: set[int] | None = None
+) -> bytes:
+    """UTF-8 with BOM (so Excel on Chinese Windows reads it), CRLF, formula-safe.
+
+    `text_columns` hold codes that Excel must keep as text (see `as_excel_text`).
+    """
+    texts = text_columns or set()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([neutralise(h) for h in headers])
-    writer.writerows([neutralise(v) for v in row] for row in rows)
+    writer.writerows(
+        [as_excel_text(v) if col in texts else neutralise(v) for col, v in enumerate(row)]
+        for row in rows
+    )
     return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
+
+
+def display_width(text: str) -> int:
+    """Columns a text takes in a spreadsheet: CJK characters count two.
+
+    >>> display_width("衡阳AB")
+    6
+    """
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+# Column widths are measured on the first rows only: an export may have a million.
+_WIDTH_SAMPLE_ROWS = 1000
 
 
 def write_xlsx(
@@ -309,8 +347,12 @@ def write_xlsx(
     sheet = book.add_worksheet(sheet_name[:31])
     bold = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     text = book.add_format({"num_format": "@"})
+    sample = rows[:_WIDTH_SAMPLE_ROWS]
     for col, header in enumerate(headers):
-        width = max(10, min(40, 2 * len(header) + 2))
+        widest = max(
+            [display_width(header)] + [display_width(r[col]) for r in sample if col < len(r)]
+        )
+        width = max(10, min(60, widest + 2))
         sheet.set_column(col, col, width, text if col in (text_columns or set()) else None)
         sheet.write_string(0, col, header, bold)
     for r, row in enumerate(rows, start=1):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -73,10 +74,16 @@ class ImportResult(BaseModel):
     )
 
 
-def attachment(filename: str) -> dict[str, str]:
-    # RFC 6266/5987: an ASCII fallback and the UTF-8 Chinese name.
+_UNSAFE_IN_FILENAME = re.compile(r'[\x00-\x1f\x7f\\/:*?"<>|]+')
+
+
+def attachment(filename: str, fallback: str | None = None) -> dict[str, str]:
+    """RFC 6266/5987: an ASCII fallback (`fallback`, or the name's ASCII) and the UTF-8 name."""
+    filename = _UNSAFE_IN_FILENAME.sub("_", filename)
+    ascii_name = _UNSAFE_IN_FILENAME.sub("_", fallback or "").encode("ascii", "ignore").decode()
+    ascii_name = ascii_name or filename.encode("ascii", "ignore").decode() or "export"
     return {
-        "Content-Disposition": f"attachment; filename=\"{filename.encode('ascii', 'ignore').decode() or 'export'}\"; filename*=UTF-8''{quote(filename)}"
+        "Content-Disposition": f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
     }
 
 

@@ -6,6 +6,7 @@ rendered when the log had n entries stays right until entry n+1. The public
 reads the same few pages many times between two entries: they are answered
 here, before routing, without a worker thread or a database connection.
 
+Deadlines are read against today's date, so the date is part of a page's key.
 Each process re-reads the log's size at most every `ttl` seconds, and at once
 after it appended to the log itself; another process's entry shows within `ttl`.
 
@@ -24,6 +25,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from limits import RateLimitItem, parse
@@ -35,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import DomainError, problem_response
 from app.ledger import store
+from app.public.deadlines import beijing_today
 
 
 class TooManyRenderings(DomainError):
@@ -110,7 +113,9 @@ async def _refusal(
 
 def is_public_page(path: str) -> bool:
     """The server-rendered public pages and their downloads."""
-    return path in ("/", "/log") or path == "/draws" or path.startswith("/draws/")
+    return path in ("/", "/log", "/draws", "/verify") or path.startswith(
+        ("/draws/", "/enterprises/")
+    )
 
 
 class PublicPageCache:
@@ -119,9 +124,9 @@ class PublicPageCache:
     def __init__(self, app: ASGIApp, *, renderings: str, capacity: int = 256) -> None:
         self.app = app
         self.capacity = capacity
-        self._pages: OrderedDict[tuple[str, int], _Page] = OrderedDict()
+        self._pages: OrderedDict[tuple[str, int, date], _Page] = OrderedDict()
         self._lock = threading.Lock()
-        self._rendering: dict[tuple[str, int], _Flight] = {}
+        self._rendering: dict[tuple[str, int, date], _Flight] = {}
         self._rate: RateLimitItem = parse(renderings)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
@@ -138,7 +143,8 @@ class PublicPageCache:
         scope["query_string"] = b""  # the pages define none: `?bust=...` is the same page
         state = scope["app"].state
         log_size = await state.log_version.size(state.sessionmaker)
-        address = (scope["path"], log_size)
+        # Deadlines are read against today's date: a new day renders the pages anew.
+        address = (scope["path"], log_size, beijing_today())
         answer = self._cached(address, scope)
         if answer is None:
             flight = self._rendering.setdefault(address, _Flight())
@@ -156,7 +162,7 @@ class PublicPageCache:
         for message in answer:
             await send(message)
 
-    def _cached(self, address: tuple[str, int], scope: Scope) -> list[Message] | None:
+    def _cached(self, address: tuple[str, int, date], scope: Scope) -> list[Message] | None:
         with self._lock:
             page = self._pages.get(address)
             if page is not None:
@@ -167,7 +173,7 @@ class PublicPageCache:
         return page.messages()
 
     async def _render(
-        self, address: tuple[str, int], scope: Scope, receive: Receive
+        self, address: tuple[str, int, date], scope: Scope, receive: Receive
     ) -> list[Message]:
         """The page as the application answers it, kept if it is a 200."""
         client = (scope.get("client") or ("unknown", 0))[0]
@@ -198,7 +204,7 @@ class PublicPageCache:
             return page.messages()
         return messages
 
-    def _put(self, address: tuple[str, int], page: _Page) -> None:
+    def _put(self, address: tuple[str, int, date], page: _Page) -> None:
         with self._lock:
             self._pages[address] = page
             self._pages.move_to_end(address)

@@ -4,29 +4,30 @@ from __future__ import annotations
 
 import json
 from itertools import groupby
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 
 from app.access.policy import PUBLIC, allow
 from app.db import SessionDep
 from app.draws import service
+from app.draws.bundle import draw_bundle
 from app.draws.models import Draw
 from app.ledger import store
 from app.ledger.models import LogEntry
-from app.pools.tabular import write_csv, write_xlsx
 from app.pools.transfer import XLSX, attachment
-from app.public import views
+from app.public import notice, views
+from app.public.deadlines import beijing_today
+from app.public.docs import templates
+from app.public.enterprise import enterprise_detail
 from app.routing import TransactionalRoute
+from app.types import utcnow
 
 router = APIRouter(
     route_class=TransactionalRoute, include_in_schema=False, default_response_class=HTMLResponse
 )
-templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 KIND_LABELS = {
     "commitment": "承诺（冻结框架）",
@@ -38,10 +39,6 @@ KIND_LABELS = {
     "reschedule": "改期",
     "dice": "骰子点数（待 drand 轮次）",
 }
-
-
-def _checkpoint(request: Request, session: SessionDep) -> str:
-    return store.current_checkpoint(session, request.app.state.signer).note
 
 
 @router.get("/", dependencies=[allow(PUBLIC)])
@@ -60,81 +57,98 @@ def draws_page(request: Request, session: SessionDep) -> Response:
     return templates.TemplateResponse(request, "draws.html", {"groups": groups})
 
 
-NOTICE_HEADERS = [
-    "抽查编号",
-    "抽查",
-    "分层",
-    "企业名称",
-    "统一社会信用代码",
-    "县市区",
-    "类别",
-    "检查人员（执法证号）",
-    "检查结果",
-]
+def _log_state(request: Request, session: SessionDep) -> notice.LogState:
+    latest = store.current_checkpoint(session, request.app.state.signer)
+    return notice.LogState.of(latest, request.app.state.signer.verifier_key)
 
 
-def _notice_rows(detail: dict[str, Any]) -> list[list[str]]:
-    return [
-        [
-            detail["public_id"],
-            detail["title"],
-            stratum["label"],
-            row["name"],
-            row["uscc"],
-            row["county"],
-            row["subtype"],
-            "、".join(f"{m['name']}（{m['cert_no']}）" for m in row["team"]),
-            row["outcome"],
-        ]
-        for stratum in detail["strata"]
-        for row in stratum["rows"]
-    ]
+def _detail(session: SessionDep, public_id: str) -> dict[str, Any]:
+    """The public view of a draw, with the draws it replaces and that replace it."""
+    draw = service.get_draw(session, public_id)
+    detail = views.draw_detail(session, draw, today=beijing_today())
+    replaced = session.get(Draw, draw.replaces_id) if draw.replaces_id else None
+    detail["replaces"] = replaced.public_id if replaced else None
+    detail["replaced_by"] = session.scalar(
+        select(Draw.public_id).where(Draw.replaces_id == draw.id).order_by(Draw.id.desc()).limit(1)
+    )
+    return detail
+
+
+def _page_url(request: Request, path: str) -> str:
+    base = request.app.state.settings.public_url or str(request.base_url)
+    return base.rstrip("/") + path
 
 
 @router.get("/draws/{public_id}.csv", dependencies=[allow(PUBLIC)], response_class=Response)
 def draw_csv(request: Request, session: SessionDep, public_id: str) -> Response:
-    detail = views.draw_detail(session, service.get_draw(session, public_id))
+    detail = _detail(session, public_id)
     return Response(
-        write_csv(NOTICE_HEADERS, _notice_rows(detail)),
+        notice.csv_bytes(detail),
         media_type="text/csv; charset=utf-8",
-        headers=attachment(f"{public_id}.csv"),
+        headers=attachment(*notice.filenames(detail, "csv")),
     )
 
 
 @router.get("/draws/{public_id}.xlsx", dependencies=[allow(PUBLIC)], response_class=Response)
 def draw_xlsx(request: Request, session: SessionDep, public_id: str) -> Response:
-    detail = views.draw_detail(session, service.get_draw(session, public_id))
-    data = write_xlsx(NOTICE_HEADERS, _notice_rows(detail), sheet_name=public_id, text_columns={4})
-    return Response(data, media_type=XLSX, headers=attachment(f"{public_id}.xlsx"))
+    detail = _detail(session, public_id)
+    return Response(
+        notice.xlsx_bytes(detail),
+        media_type=XLSX,
+        headers=attachment(*notice.filenames(detail, "xlsx")),
+    )
 
 
 @router.get("/draws/{public_id}.pdf", dependencies=[allow(PUBLIC)], response_class=Response)
 def draw_pdf(request: Request, session: SessionDep, public_id: str) -> Response:
-    from weasyprint import HTML  # imported here: it loads fonts and Pango on first use
-
-    detail = views.draw_detail(session, service.get_draw(session, public_id))
-    html = templates.get_template("notice.html").render(
-        d=detail, checkpoint=_checkpoint(request, session)
+    detail = _detail(session, public_id)
+    pdf = notice.pdf_bytes(
+        detail,
+        log=_log_state(request, session),
+        authority=request.app.state.settings.issuing_authority,
+        page_url=_page_url(request, f"/draws/{public_id}"),
+        made_at=utcnow(),
     )
-    pdf = HTML(string=html).write_pdf()
-    return Response(pdf, media_type="application/pdf", headers=attachment(f"{public_id}-公示.pdf"))
+    return Response(
+        pdf, media_type="application/pdf", headers=attachment(*notice.filenames(detail, "pdf"))
+    )
+
+
+@router.get("/draws/{public_id}/bundle.json", dependencies=[allow(PUBLIC)], response_class=Response)
+def draw_bundle_file(request: Request, session: SessionDep, public_id: str) -> Response:
+    """The verification bundle as a file named after the draw."""
+    draw = service.get_draw(session, public_id)
+    bundle = draw_bundle(session, draw, request.app.state.signer)
+    return JSONResponse(bundle, headers=attachment(f"{public_id} 验证包.json", f"{public_id}.json"))
+
+
+@router.get("/draws/{public_id}/ceremony", dependencies=[allow(PUBLIC)])
+def ceremony_page(request: Request, session: SessionDep, public_id: str) -> Response:
+    """The projector's screen in the ceremony room; it reloads itself as the log grows."""
+    draw = service.get_draw(session, public_id)
+    return templates.TemplateResponse(
+        request,
+        "ceremony.html",
+        {"d": _detail(session, public_id), "c": views.ceremony_view(draw)},
+    )
 
 
 @router.get("/draws/{public_id}", dependencies=[allow(PUBLIC)])
 def draw_page(request: Request, session: SessionDep, public_id: str) -> Response:
-    draw = service.get_draw(session, public_id)
-    detail = views.draw_detail(session, draw)
-    replaced = session.get(Draw, draw.replaces_id) if draw.replaces_id else None
-    detail["replaces"] = replaced.public_id if replaced else None
     return templates.TemplateResponse(
         request,
         "draw.html",
         {
-            "d": detail,
-            "key": request.app.state.signer.verifier_key,
-            "checkpoint": _checkpoint(request, session),
+            "d": _detail(session, public_id),
+            "log": _log_state(request, session),
         },
     )
+
+
+@router.get("/enterprises/{uscc}", dependencies=[allow(PUBLIC)])
+def enterprise_page(request: Request, session: SessionDep, uscc: str) -> Response:
+    detail = enterprise_detail(session, uscc, today=beijing_today())
+    return templates.TemplateResponse(request, "enterprise.html", {"e": detail})
 
 
 @router.get("/log", dependencies=[allow(PUBLIC)])
@@ -145,7 +159,7 @@ def log_page(request: Request, session: SessionDep) -> Response:
             "index": row.idx,
             "kind": KIND_LABELS.get(row.kind, row.kind),
             "draw": row.draw,
-            "at": json.loads(row.body).get("at", ""),
+            "at": views.rfc3339_local(json.loads(row.body).get("at")),
         }
         for row in rows
     ]
@@ -154,8 +168,7 @@ def log_page(request: Request, session: SessionDep) -> Response:
         "log.html",
         {
             "size": store.size(session),
-            "checkpoint": _checkpoint(request, session),
-            "key": request.app.state.signer.verifier_key,
+            "log": _log_state(request, session),
             "entries": entries,
         },
     )

@@ -7,9 +7,8 @@ interest, phone numbers and draft plans never reach these views.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, load_only
@@ -20,9 +19,7 @@ from app.draws.frames import month_bounds
 from app.draws.models import Draw, Outcome
 from app.draws.sources import source_named
 from app.pools.models import Enterprise, Inspector
-
-BEIJING = ZoneInfo("Asia/Shanghai")
-OUTCOME_WORKING_DAYS = 20
+from app.public.deadlines import BEIJING, OUTCOME_WORKING_DAYS, outcome_state
 
 STATUS_LABELS = {
     "frozen": "已冻结，待摇号",
@@ -35,20 +32,21 @@ SUBTYPE_LABELS = {t.code: t.label for t in ref.ALL_SUBTYPES}
 
 
 def local_time(moment: datetime | None) -> str:
-    """Beijing time, as the public reads it."""
+    """Beijing time, as the public reads it, labelled so."""
     if moment is None:
         return ""
-    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S")
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S") + " 北京时间"
 
 
-def add_working_days(start: date, days: int) -> date:
-    """`days` weekdays after `start` (statutory holidays are not known here)."""
-    current = start
-    while days:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            days -= 1
-    return current
+def rfc3339_local(text: str | None) -> str:
+    """A log entry's RFC 3339 UTC time, in Beijing time."""
+    return local_time(datetime.fromisoformat(text.replace("Z", "+00:00"))) if text else ""
+
+
+def chinese_date(moment: datetime) -> str:
+    """The Beijing date as an official document writes it: 2024年6月3日."""
+    day = moment.astimezone(BEIJING).date()
+    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def rule_text(stratum: dict[str, Any]) -> str:
@@ -77,12 +75,37 @@ def _percent(ratio: str) -> str:
     )
 
 
-def _outcome_text(outcome: Outcome | None) -> str:
-    if outcome is None:
-        return "尚未公开"
-    label = next(t.label for t in ref.OUTCOMES if t.code == outcome.outcome)
-    note = f"：{outcome.note}" if outcome.note else ""
-    return f"{label}（{outcome.inspected_on.isoformat()}）{note}"
+def _outcome(
+    outcome: Outcome | None, *, planned_day: date, today: date, annulled: bool
+) -> dict[str, Any]:
+    """A drawn enterprise's outcome and its deadline, as the public reads them.
+
+    An outcome not yet published is measured against the plan's inspection day:
+    what was recorded but not published is not public, and neither is its date.
+    """
+    if outcome is None or outcome.published_at is None:
+        if annulled:
+            return {"text": "抽查已撤销", "deadline": "", "state": "annulled", "due": None}
+        deadline = outcome_state(
+            inspected_on=planned_day, published_on=None, today=today, planned=True
+        )
+        text = "逾期未公开" if deadline.state == "overdue" else "尚未公开"
+    else:
+        label = next(t.label for t in ref.OUTCOMES if t.code == outcome.outcome)
+        note = f"：{outcome.note}" if outcome.note else ""
+        text = f"{label}（检查日 {outcome.inspected_on.isoformat()}）{note}"
+        deadline = outcome_state(
+            inspected_on=outcome.inspected_on,
+            published_on=outcome.published_at.astimezone(BEIJING).date(),
+            today=today,
+            planned=False,
+        )
+    return {
+        "text": text,
+        "deadline": deadline.text,
+        "state": deadline.state,
+        "due": deadline.due.isoformat() if deadline.due else None,
+    }
 
 
 def draw_summary(draw: Draw) -> dict[str, Any]:
@@ -125,9 +148,32 @@ def _ceremony(session: Session, draw: Draw) -> str | None:
     return "，".join(parts)
 
 
-def draw_detail(session: Session, draw: Draw) -> dict[str, Any]:
-    """Everything the public page of one draw shows."""
+def ceremony_view(draw: Draw) -> dict[str, Any]:
+    """What the ceremony screen shows of the announced seed source, and the digits once logged."""
+    announced = draw.announcement
+    # The digits once confirmed (for dice+drand logged before the beacon), never before.
+    digits = str(draw.dice["digits"]) if draw.dice is not None else ""
+    # The moment the room waits for: the drand round when there is one, else the ceremony.
+    awaited = announced.get("round_time") or announced.get("ceremony_at")
+    return {
+        "source": announced["source"],
+        "witnesses": announced.get("witnesses") or [],
+        "ceremony_at": rfc3339_local(announced.get("ceremony_at")),
+        "round": announced.get("round"),
+        "round_time": rfc3339_local(announced.get("round_time")),
+        "awaited": awaited,
+        "digits": " ".join(digits[i : i + 4] for i in range(0, len(digits), 4)),
+    }
+
+
+def draw_detail(session: Session, draw: Draw, *, today: date) -> dict[str, Any]:
+    """Everything the public page of one draw shows, its deadlines read on `today`."""
     plan = draw.plan_snapshot
+    inspection_day = (
+        date.fromisoformat(plan["inspection_date"])
+        if plan.get("inspection_date")
+        else month_bounds(plan["planned_month"])[1]
+    )
     frame = json.loads(draw.frame_jcs)
     result = json.loads(draw.result_jcs) if draw.result_jcs else None
     members = {
@@ -178,7 +224,12 @@ def draw_detail(session: Session, draw: Draw) -> dict[str, Any]:
                         "county": ref.COUNTY_BY_CODE[e.county_code].name if e else "",
                         "subtype": SUBTYPE_LABELS.get(e.subtype, e.subtype) if e else "",
                         "team": team,
-                        "outcome": _outcome_text(published.get(code)),
+                        "outcome": _outcome(
+                            published.get(code),
+                            planned_day=inspection_day,
+                            today=today,
+                            annulled=draw.status == "annulled",
+                        ),
                     }
                 )
         strata.append(
@@ -191,11 +242,10 @@ def draw_detail(session: Session, draw: Draw) -> dict[str, Any]:
                 "rows": rows,
             }
         )
-    inspection_day = (
-        date.fromisoformat(plan["inspection_date"])
-        if plan.get("inspection_date")
-        else month_bounds(plan["planned_month"])[1]
+    planned = outcome_state(
+        inspected_on=inspection_day, published_on=None, today=today, planned=True
     )
+    outcomes = [r["outcome"] for s in strata for r in s["rows"]]
     return draw_summary(draw) | {
         "planned_month": plan["planned_month"],
         "frame_hash": draw.frame_hash,
@@ -214,5 +264,13 @@ def draw_detail(session: Session, draw: Draw) -> dict[str, Any]:
             "at": local_time(draw.annulled_at),
         },
         "inspection_day": inspection_day.isoformat(),
-        "outcome_deadline": add_working_days(inspection_day, OUTCOME_WORKING_DAYS).isoformat(),
+        "outcome_deadline": planned.due.isoformat() if planned.due else None,
+        "deadline_passed": planned.due is not None and today > planned.due,
+        "deadline_note": planned.text if planned.due is None else "",
+        "working_days": OUTCOME_WORKING_DAYS,
+        "overdue": sum(o["state"] == "overdue" for o in outcomes),
+        "late": sum(o["state"] == "late" for o in outcomes),
+        "published": sum(o["state"] in ("on_time", "late") for o in outcomes),
+        "today": today.isoformat(),
+        "issued_on": chinese_date(draw.annulled_at or draw.seeded_at or draw.frozen_at),
     }
