@@ -26,6 +26,9 @@ _SPACES = re.compile(r"[\s\u3000]+")
 _EXCEL_NUMBER = re.compile(r"^-?[0-9]+(?:[.,][0-9]+)?[Ee][+-]?[0-9]+$|^-?[0-9]+\.0+$")
 # OWASP: a cell beginning with one of these may run as a formula in a spreadsheet.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# What the CSV export prefixes with a quote, and so what its import takes it off.
+_NEUTRALISED = (*_FORMULA_START, "'")
+_RESTORED = frozenset(_NEUTRALISED)
 
 
 class TableError(ValueError):
@@ -130,7 +133,9 @@ def _csv_rows(text: str) -> Iterator[Row]:
     line = 1
     try:
         for record in reader:
-            yield Row(line, [v.strip() for v in record])
+            cells = [v.strip() for v in record]
+            # Undo the export's formula guard (inline: a million rows pass here).
+            yield Row(line, [v[1:] if v[:1] == "'" and v[1:2] in _RESTORED else v for v in cells])
             # A quoted field may span lines: the next record starts after them.
             line = reader.line_num + 1
     except csv.Error as exc:
@@ -213,10 +218,22 @@ def _table(rows: Iterator[Row], lines: int, fmt: str, encoding: str | None) -> T
 def neutralise(text: str) -> str:
     """A cell value that no spreadsheet will run as a formula.
 
-    >>> neutralise("=1+2"), neutralise("衡南县")
-    ("'=1+2", '衡南县')
+    A value that begins with the quote itself gets one more, so that reading
+    the file back (`restore_neutralised`) can always take exactly one off.
+
+    >>> neutralise("=1+2"), neutralise("衡南县"), neutralise("'=1")
+    ("'=1+2", '衡南县', "''=1")
     """
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if text.startswith(_NEUTRALISED) else text
+
+
+def restore_neutralised(text: str) -> str:
+    """The value `neutralise` was given: export then import changes nothing.
+
+    >>> restore_neutralised("'=1+2"), restore_neutralised("'0731"), restore_neutralised("''=1")
+    ('=1+2', "'0731", "'=1")
+    """
+    return text[1:] if text[:1] == "'" and text[1:2] in _RESTORED else text
 
 
 def write_csv(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
