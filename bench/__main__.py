@@ -69,6 +69,12 @@ BENCHMARKS = [
         ["both", "10000", "100000"],
     ),
     Benchmark(
+        "hostile",
+        "hostile: ceremonies and public pages with and without 64 idle attackers",
+        ["--seconds", "30"],
+        ["--seconds", "10"],
+    ),
+    Benchmark(
         "api",
         "api: public pages under 64 connections, 2 workers",
         ["both", "--seconds", "10"],

@@ -209,6 +209,7 @@ def test_readyz_refuses_a_schema_below_head_until_migrated(tmp_path: Path) -> No
 
 def test_liveness_does_not_need_the_database_but_readiness_does(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'db.sqlite3'}"
+    # The test client scrapes as a configured scraper would ("testclient" is its address).
     settings = Settings(database_url=url, data_dir=tmp_path / "data", metrics_scrapers="testclient")
     with TestClient(create_app(settings)) as c:
         health = c.get("/healthz")

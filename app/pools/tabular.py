@@ -28,6 +28,9 @@ _SPACES = re.compile(r"[\s\u3000]+")
 _EXCEL_NUMBER = re.compile(r"^-?[0-9]+(?:[.,][0-9]+)?[Ee][+-]?[0-9]+$|^-?[0-9]+\.0+$")
 # OWASP: a cell beginning with one of these may run as a formula in a spreadsheet.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# What the CSV export prefixes with a quote, and so what its import takes it off.
+_NEUTRALISED = (*_FORMULA_START, "'")
+_RESTORED = frozenset(_NEUTRALISED)
 
 
 class TableError(ValueError):
@@ -156,7 +159,10 @@ def _csv_rows(text: str) -> Iterator[Row]:
     try:
         for record in reader:
             texts = [v.strip() for v in record]
-            yield Row(line, texts, trimmed=_trimmed(record, texts))
+            trimmed = _trimmed(record, texts)
+            # Undo the export's formula guard (inline: a million rows pass here).
+            restored = [v[1:] if v[:1] == "'" and v[1:2] in _RESTORED else v for v in texts]
+            yield Row(line, restored, trimmed=trimmed)
             # A quoted field may span lines: the next record starts after them.
             line = reader.line_num + 1
     except csv.Error as exc:
@@ -274,10 +280,22 @@ def _find_header(
 def neutralise(text: str) -> str:
     """A cell value that no spreadsheet will run as a formula.
 
-    >>> neutralise("=1+2"), neutralise("衡南县")
-    ("'=1+2", '衡南县')
+    A value that begins with the quote itself gets one more, so that reading
+    the file back (`restore_neutralised`) can always take exactly one off.
+
+    >>> neutralise("=1+2"), neutralise("衡南县"), neutralise("'=1")
+    ("'=1+2", '衡南县', "''=1")
     """
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if text.startswith(_NEUTRALISED) else text
+
+
+def restore_neutralised(text: str) -> str:
+    """The value `neutralise` was given: export then import changes nothing.
+
+    >>> restore_neutralised("'=1+2"), restore_neutralised("'0731"), restore_neutralised("''=1")
+    ('=1+2', "'0731", "'=1")
+    """
+    return text[1:] if text[:1] == "'" and text[1:2] in _RESTORED else text
 
 
 _PLAIN_CODE = re.compile(r"[0-9A-Za-z-]+")

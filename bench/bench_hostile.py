@@ -1,0 +1,186 @@
+"""Ceremonies and public pages while idle attackers hold connections:
+`python -m bench.bench_hostile [--seconds S] [--attackers N] [--readers N]`.
+
+`shuangsui serve --workers 2` on a fresh SQLite database with the Hengyang demo
+pool, on loopback. Two runs, the same but for the attackers: `--readers` public
+readers loop over the draw list and a draw's page; an operator (and a witness)
+run draw ceremonies one after another (plan from a template, freeze, enter the
+dice digits, confirm them), each step timed; with attackers, `--attackers`
+connections send the headers of an authenticated `POST /api/v1/plans` with a
+`Content-Length` and never the body, and connect again whenever the server
+closes them (after its body timeout). Prints p50/p99 of each beside the other.
+Everything is bounded in time and stops by itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from app.draws.templates import TEMPLATES
+from bench.common import ROOT, Figure, at_most, emit, fresh_database, info, say
+from tests.test_concurrency import free_port, prepare_service, service_env
+
+DIGITS = "38274619283746529183"
+WITNESSES = ["王见证（纪检监察组）", "李公证（公证处）"]
+
+
+@contextmanager
+def serving(url: str, data_dir: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    keys = prepare_service(url, data_dir)
+    port = free_port()
+    command = [sys.executable, "-c", "from app.cli import main; main()", "serve"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
+    log = (data_dir / "serve.log").open("ab")
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=service_env(url, data_dir) | {"SHUANGSUI_PUBLIC_RENDER_RATE": "1000000/minute"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield base, keys
+    finally:
+        os.killpg(process.pid, 15)
+        process.wait(20)
+        log.close()
+
+
+def _p(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+async def _attacker(port: int, key: str, until: float) -> None:
+    head = (
+        "POST /api/v1/plans HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"X-API-Key: {key}\r\nContent-Length: 1000\r\n\r\n"
+    ).encode()
+    while time.monotonic() < until:
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(head + b'{"title": "')
+            await writer.drain()
+            await asyncio.wait_for(reader.read(), timeout=max(0.1, until - time.monotonic()))
+            writer.close()
+        except (TimeoutError, OSError):
+            pass
+
+
+async def _reader(base: str, page: str, until: float, times: list[float]) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        while time.monotonic() < until:
+            for path in ("/draws", page):
+                started = time.perf_counter()
+                response = await client.get(path)
+                if response.status_code == 200:
+                    times.append(time.perf_counter() - started)
+
+
+async def _ceremonies(base: str, keys: dict[str, str], until: float) -> dict[str, list[float]]:
+    steps: dict[str, list[float]] = {"plan": [], "freeze": [], "seed": [], "confirm": []}
+    operator = {"X-API-Key": keys["operator"]}
+    async with httpx.AsyncClient(base_url=base, timeout=60, headers=operator) as api:
+
+        async def step(name: str, path: str, **kwargs: object) -> dict[str, object] | None:
+            started = time.perf_counter()
+            response = await api.post(path, **kwargs)  # type: ignore[arg-type]
+            if response.status_code == 422:  # a plan whose frame drawing has emptied
+                return None
+            steps[name].append(time.perf_counter() - started)
+            assert response.status_code in (200, 201), response.text
+            body: dict[str, object] = response.json()
+            return body
+
+        plans = sorted(TEMPLATES)
+        while plans and time.monotonic() < until:
+            key = plans[len(steps["plan"]) % len(plans)]
+            plan = await step("plan", f"/api/v1/plans/from-template/{key}")
+            assert plan is not None
+            ceremony_at = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 3600))
+            seed = {"source": "dice", "ceremony_at": ceremony_at, "witnesses": WITNESSES}
+            frozen = await step("freeze", f"/api/v1/plans/{plan['id']}/freeze", json={"seed": seed})
+            if frozen is None:
+                plans.remove(key)
+                continue
+            draw = f"/api/v1/draws/{frozen['public_id']}"
+            await step("seed", f"{draw}/seed", json={"digits": DIGITS, "witnesses": WITNESSES})
+            await step(
+                "confirm",
+                f"{draw}/seed/confirm",
+                json={"digits": DIGITS},
+                headers={"X-API-Key": keys["witness"]},
+            )
+    return steps
+
+
+async def _run(
+    base: str, keys: dict[str, str], seconds: float, attackers: int, readers: int
+) -> tuple[dict[str, list[float]], list[float]]:
+    port = int(base.rsplit(":", 1)[1])
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        listed = (await client.get("/api/v1/draws")).json()
+        items = listed["items"] if isinstance(listed, dict) else listed
+    page = f"/draws/{items[0]['public_id']}" if items else "/log"
+    until = time.monotonic() + seconds
+    pages: list[float] = []
+    tasks = [_attacker(port, keys["operator"], until) for _ in range(attackers)]
+    tasks += [_reader(base, page, until, pages) for _ in range(readers)]
+    results = await asyncio.gather(_ceremonies(base, keys, until), *tasks)
+    return results[0], pages
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--attackers", type=int, default=64)
+    parser.add_argument("--readers", type=int, default=64)
+    args = parser.parse_args()
+    figures: list[Figure] = []
+    for attackers in (0, args.attackers):
+        with (
+            fresh_database("sqlite") as url,
+            tempfile.TemporaryDirectory(prefix="shuangsui-hostile-") as data,
+            serving(url, Path(data)) as (base, keys),
+        ):
+            # One done draw first, so that the readers read a real draw page.
+            asyncio.run(_ceremonies(base, keys, time.monotonic() + 0.1))
+            steps, pages = asyncio.run(_run(base, keys, args.seconds, attackers, args.readers))
+        label = f"{attackers} idle attackers, {args.readers} readers"
+        all_steps = [t for times in steps.values() for t in times]
+        say(f"{label}: {len(all_steps)} ceremony steps, {len(pages)} page reads")
+        for name, times in steps.items():
+            say(
+                f"  {name:<8} p50 {_p(times, 0.5) or 0:8.1f} ms  p99 {_p(times, 0.99) or 0:8.1f} ms"
+            )
+        say(f"  pages    p50 {_p(pages, 0.5) or 0:8.1f} ms  p99 {_p(pages, 0.99) or 0:8.1f} ms")
+        figures.append(at_most(f"ceremony step p99, {label}", _p(all_steps, 0.99), "ms", 1000))
+        figures.append(at_most(f"public page p99, {label}", _p(pages, 0.99), "ms", 200))
+        figures.append(info(f"ceremony steps done, {label}", len(all_steps), "steps"))
+    emit(figures)
+
+
+if __name__ == "__main__":
+    main()
