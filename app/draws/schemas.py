@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from app import reference as ref
+from app.draws.listing import DrawnUnit
 from app.pools.schemas import CountyCode, Sectors, Text
 from app.schemas import DiceDigits
 
@@ -336,6 +337,9 @@ class DrawOut(BaseModel):
     seeded_at: datetime | None
     annulled_at: datetime | None
     log_entries: list[int] = Field(description="该抽查在公开日志中的条目序号")
+    units: list[DrawnUnit] = Field(
+        default_factory=list, description="抽中的企业：名称、县市区、类别（按结果顺序）"
+    )
 
 
 _OUTCOME_CODES = ref.term_index(ref.OUTCOMES)
