@@ -141,7 +141,7 @@ class PlanTemplateOut(BaseModel):
     year: int
     quarter: int | None
     planned_month: str
-    total: int = Field(description="计划抽取家数")
+    total: int | None = Field(description="计划抽取家数（按比例抽取的计划为空）")
 
 
 @router.get(
