@@ -21,7 +21,7 @@ from typing import Any
 
 from fastapi.dependencies.models import Dependant
 
-from app.errors import DomainError
+from app.errors import DomainError, Problem
 
 ErrorCode = tuple[int, str]  # (HTTP status, stable code)
 
@@ -90,11 +90,16 @@ def _scope(function: FunctionType) -> dict[str, Any]:
     return names
 
 
-def _constant_code(call: ast.Call) -> str | None:
+def _constant(call: ast.Call, name: str) -> object:
     for keyword in call.keywords:
-        if keyword.arg == "code" and isinstance(keyword.value, ast.Constant):
-            return str(keyword.value.value)
+        if keyword.arg == name and isinstance(keyword.value, ast.Constant):
+            return keyword.value.value
     return None
+
+
+def _constant_code(call: ast.Call) -> str | None:
+    code = _constant(call, "code")
+    return None if code is None else str(code)
 
 
 @cache
@@ -109,10 +114,16 @@ def _direct(function: FunctionType) -> tuple[frozenset[ErrorCode], tuple[Functio
     reached: list[FunctionType] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
-            error = _error_class(_resolve(node.func, scope))
+            called = _resolve(node.func, scope)
+            error = _error_class(called)
             if error is not None:
                 errors.add((error.status, _constant_code(node) or error.code))
                 continue
+            if called is Problem:  # a problem answered directly, as /readyz does
+                status = _constant(node, "status")
+                code = _constant(node, "code")
+                if isinstance(status, int) and isinstance(code, str):
+                    errors.add((status, code))
         if isinstance(node, ast.Name | ast.Attribute):
             value = _resolve(node, scope)
             target = _function_of(value)

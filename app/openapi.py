@@ -109,7 +109,7 @@ _STATUS_TEXT = {
     413: "请求或文件过大",
     422: "输入数据不合规",
     500: "服务器内部错误",
-    503: "外部服务暂不可用",
+    503: "暂不可用：服务未就绪或外部服务不可用",
 }
 # Only a route that demands a role answers these; a public one admits anyone.
 _ROLE_ERRORS = frozenset({(401, "api_key_required"), (403, "role_not_allowed")})
@@ -134,9 +134,10 @@ def route_errors(route: APIRoute) -> frozenset[ErrorCode]:
     if policy is not None and policy.public:
         found -= _ROLE_ERRORS
     if _has_params(route.dependant):
-        found.add((422, "invalid_input"))
+        # A value the schemas let through but the database refuses (a NUL) is 422 too.
+        found |= {(422, "invalid_input"), (422, "unstorable_value")}
     if _has_body(route):
-        found |= {(413, "payload_too_large"), (422, "unstorable_value")}
+        found.add((413, "payload_too_large"))
         if _is_form(route):
             found.add((400, "malformed_body"))
         else:

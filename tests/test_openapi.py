@@ -109,3 +109,7 @@ def test_filters_and_vocabulary_fields_are_enums(document: dict[str, Any]) -> No
     inspections = document["paths"]["/api/v1/inspections"]["get"]["parameters"]
     kind = next(p for p in inspections if p["name"] == "kind")
     assert "cross" in kind["schema"]["items"]["enum"]
+    enterprise = document["components"]["schemas"]["EnterpriseOut"]["properties"]
+    assert "gas_station" in enterprise["subtype"]["enum"]
+    assert "major_hazard" in enterprise["tags"]["items"]["enum"]
+    assert "operating" in enterprise["status"]["enum"]

@@ -17,6 +17,7 @@ from app.draws import ceremony, outcomes, service, templates
 from app.draws.beacon import Beacon
 from app.draws.bundle import draw_bundle as build_bundle
 from app.draws.bundle import replacement_of
+from app.draws.listing import DrawFilters, drawn_units
 from app.draws.models import Draw, Plan
 from app.draws.schemas import (
     Annul,
@@ -91,6 +92,7 @@ def draw_out(session: SessionDep, draw: Draw) -> DrawOut:
         seeded_at=draw.seeded_at,
         annulled_at=draw.annulled_at,
         log_entries=ledger.entries_of_draw(session, draw.public_id),
+        units=drawn_units(session, draw),
     )
 
 
@@ -279,24 +281,10 @@ def freeze_plan(
 # -- draws ---------------------------------------------------------------------
 
 
-class DrawFilters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    status: str | None = None
-    year: int | None = Field(default=None, ge=2000, le=2100)
-    page: int = Field(default=1, ge=1, le=1_000_000)
-    page_size: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
-
-
 @router.get("/draws", dependencies=[allow(PUBLIC)], tags=["draws"], summary="抽查：查询")
 def list_draws(session: SessionDep, filters: Annotated[DrawFilters, Query()]) -> Page[DrawOut]:
-    stmt = select(Draw)
-    if filters.status:
-        stmt = stmt.where(Draw.status == filters.status)
-    if filters.year:
-        stmt = stmt.where(Draw.public_id.like(f"HY-{filters.year}-%"))
     items, total = paginate(
-        session, stmt, order_by=Draw.id, page=filters.page, page_size=filters.page_size
+        session, filters.query(), order_by=Draw.id, page=filters.page, page_size=filters.page_size
     )
     return Page(
         items=[draw_out(session, d) for d in items],

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from app import reference as ref
 from app.draws.beacon import Beacon
+from app.draws.listing import DrawnUnit
 from app.draws.sources.ceremony_time import CeremonyAt, Witnesses
 from app.draws.sources.dice import DiceAnnouncement
 from app.draws.sources.dice_drand import DiceDrandAnnouncement
@@ -345,6 +346,9 @@ class DrawOut(BaseModel):
     seeded_at: datetime | None
     annulled_at: datetime | None
     log_entries: list[int] = Field(description="该抽查在公开日志中的条目序号")
+    units: list[DrawnUnit] = Field(
+        default_factory=list, description="抽中的企业：名称、县市区、类别（按结果顺序）"
+    )
 
 
 _OUTCOME_CODES = ref.term_index(ref.OUTCOMES)

@@ -22,6 +22,14 @@ from pydantic import (
 from app import reference as ref
 from app.pools.cells import term_form
 from app.pools.uscc import InvalidUSCC, validate_uscc
+from app.schemas import (
+    InspectionKindCode,
+    RiskGradeCode,
+    SectorCode,
+    StatusCode,
+    SubtypeCode,
+    TagCode,
+)
 from app.text import CleanInput
 
 # Stripped by pydantic-core itself: a Python validator would be called for
@@ -176,12 +184,12 @@ class EnterpriseOut(BaseModel):
     name: str
     county: str = Field(description="县市区代码")
     county_name: str
-    sector: str
-    subtype: str
-    status: str
-    risk_grade: str | None
+    sector: SectorCode
+    subtype: SubtypeCode
+    status: StatusCode
+    risk_grade: RiskGradeCode | None
     key_supervision: bool
-    tags: list[str]
+    tags: list[TagCode]
     pair_key: str | None
     address: str
     created_at: datetime
@@ -246,7 +254,7 @@ class InspectorOut(BaseModel):
     cert_valid_to: date
     unit: str
     county: str | None
-    specialties: list[str]
+    specialties: list[SectorCode]
     active: bool
     phone: str | None = Field(description="联系电话（仅内部可见）")
     created_at: datetime
@@ -323,7 +331,7 @@ class InspectionOut(BaseModel):
     uscc: str
     enterprise_name: str
     inspected_on: date
-    kind: str
+    kind: InspectionKindCode
     source: str
     note: str
     created_at: datetime
