@@ -154,3 +154,9 @@ def dice_draw(client: ApiClient, plan_id: int, digits: str) -> dict[str, Any]:
     assert frozen.status_code == 201, frozen.text
     done: dict[str, Any] = reveal_dice(client, frozen.json()["public_id"], digits, WITNESSES).json()
     return done
+
+
+def set_ceremony_clock(monkeypatch: Any, clock: Any) -> None:
+    """Make the ceremony's steps (the freeze included) see `clock()` as now."""
+    for module in ("app.draws.ceremony", "app.draws.freezing"):
+        monkeypatch.setattr(f"{module}.utcnow", clock)

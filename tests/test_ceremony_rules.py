@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pytest
 
 from app.draws import beacon as quicknet
-from tests.factories import ApiClient, ceremony_time, log_kinds
+from tests.factories import ApiClient, ceremony_time, log_kinds, set_ceremony_clock
 
 WITNESSES = ["王见证（市纪委监委派驻纪检监察组）", "李公证（衡阳市公证处）"]
 DIGITS = "38274619283746529183"
@@ -159,7 +159,7 @@ def test_digits_after_the_window_are_refused(
     frozen = _freeze(demo, _plan(demo)["id"])
     assert _enter(demo, frozen["public_id"]).status_code == 200
     later = datetime.now(UTC) + timedelta(hours=2, minutes=1)
-    monkeypatch.setattr("app.draws.ceremony.utcnow", lambda: later)
+    set_ceremony_clock(monkeypatch, lambda: later)
     late = _confirm(demo, frozen["public_id"])
     assert late.status_code == 409 and late.json()["code"] == "outside_ceremony_window"
     assert "已经结束" in late.json()["detail"]
@@ -170,7 +170,7 @@ def test_the_window_is_a_setting(demo: ApiClient, monkeypatch: pytest.MonkeyPatc
     demo.app.state.settings.ceremony_window_minutes = 30  # type: ignore[attr-defined]
     frozen = _freeze(demo, _plan(demo)["id"])
     later = datetime.now(UTC) + timedelta(minutes=31)
-    monkeypatch.setattr("app.draws.ceremony.utcnow", lambda: later)
+    set_ceremony_clock(monkeypatch, lambda: later)
     assert _enter(demo, frozen["public_id"]).json()["code"] == "outside_ceremony_window"
 
 
@@ -339,7 +339,7 @@ def test_dice_then_drand_nobody_can_steer(demo: ApiClient, monkeypatch: pytest.M
     round_time = quicknet.round_time(RECORDED_ROUND)
     ceremony = round_time - timedelta(minutes=30)
     clock = Clock(ceremony - timedelta(minutes=10))
-    monkeypatch.setattr("app.draws.ceremony.utcnow", clock)
+    set_ceremony_clock(monkeypatch, clock)
     body = {
         "seed": {
             "source": "dice+drand",
@@ -393,7 +393,7 @@ def test_dice_of_dice_drand_after_the_round_time_are_refused(
     round_time = quicknet.round_time(RECORDED_ROUND)
     ceremony = round_time - timedelta(minutes=10)
     clock = Clock(ceremony)
-    monkeypatch.setattr("app.draws.ceremony.utcnow", clock)
+    set_ceremony_clock(monkeypatch, clock)
     body = {
         "seed": {
             "source": "dice+drand",

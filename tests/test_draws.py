@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from app.draws import beacon as drand
 from app.draws import templates
-from tests.factories import ceremony_time, log_kinds, reveal_dice
+from tests.factories import ceremony_time, log_kinds, reveal_dice, set_ceremony_clock
 
 DIGITS = "38274619283746529183"
 WITNESSES = ["王见证（市纪委监委派驻纪检监察组）", "李公证（衡阳市公证处）"]
@@ -229,7 +229,7 @@ def test_drand_seed_from_a_recorded_beacon(
 ) -> None:
     # Freeze "two minutes before" the recorded round, so that it is the round announced.
     due = datetime.fromtimestamp(drand.QUICKNET_GENESIS + (RECORDED_ROUND - 1) * 3, UTC)
-    monkeypatch.setattr("app.draws.ceremony.utcnow", lambda: due - timedelta(seconds=120))
+    set_ceremony_clock(monkeypatch, lambda: due - timedelta(seconds=120))
     frozen = _freeze(
         demo,
         _plan(demo, "2025-training")["id"],
@@ -245,7 +245,7 @@ def test_drand_seed_from_a_recorded_beacon(
         },
     )
     assert early.status_code == 409 and early.json()["code"] == "beacon_not_yet"
-    monkeypatch.setattr("app.draws.ceremony.utcnow", lambda: due + timedelta(seconds=5))
+    set_ceremony_clock(monkeypatch, lambda: due + timedelta(seconds=5))
     forged = demo.post(
         f"/api/v1/draws/{frozen['public_id']}/seed",
         json={"round": RECORDED_ROUND, "randomness": "0" * 64, "signature": RECORDED_SIGNATURE},

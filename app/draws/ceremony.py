@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -25,37 +25,32 @@ from sqlalchemy.orm import Session
 from app import algorithm
 from app.draws import beacon as quicknet
 from app.draws.beacon import Beacon
-from app.draws.frames import build_frame
-from app.draws.models import Draw, Plan
+
+# The first step, the freeze, lives in app.draws.freezing; it is called as ceremony.freeze.
+from app.draws.freezing import DEFAULT_WINDOW as DEFAULT_WINDOW
+from app.draws.freezing import freeze as freeze
+from app.draws.models import Draw
 from app.draws.schemas import (
     Annul,
     DiceReveal,
-    FreezeRequest,
     Reschedule,
     SeedConfirmation,
     Withdrawal,
 )
 from app.draws.service import (
     DrawStateError,
-    FrameRefused,
-    QuotaInfeasible,
-    draw_of_plan,
     get_draw,
     lock_draw,
-    next_public_id,
-    plan_snapshot,
+    record_step,
 )
 from app.draws.sources import SeedSource, source_named
 from app.draws.sources.ceremony_time import announced_start, announced_window, ceremony_start
-from app.draws.status import LIVE, DrawStatus
+from app.draws.status import DrawStatus
 from app.draws.units import write_units
 from app.errors import Conflict, DomainError, InvalidInput
 from app.history import Person, record_change
 from app.ledger import store as ledger
 from app.types import beijing, rfc3339, utcnow
-
-# How long after the announced start digits are accepted (a setting overrides it).
-DEFAULT_WINDOW = timedelta(hours=2)
 
 
 class OutsideWindow(DomainError):
@@ -68,160 +63,6 @@ class WitnessNotAnnounced(DomainError):
     status = 403
     code = "witness_not_announced"
     title = "确认人不是公告的见证人"
-
-
-# -- freeze ----------------------------------------------------------------------
-
-_EXCLUSION_NAMES = {
-    "inspected_in_month": "当月已有检查",
-    "key_enforcement": "列入重点执法",
-    "key_enforcement_counties": "位于重点执法企业所在县市区",
-    "inspected_this_cycle": "本轮已检查",
-}
-
-
-def _infeasible_message(exc: algorithm.QuotaInfeasible, provenance: dict[str, Any]) -> str:
-    prov = next((p for p in provenance["strata"] if p["id"] == exc.stratum), None)
-    label = f"分层“{prov['label']}”（{exc.stratum}）" if prov else f"分层 {exc.stratum}"
-    if exc.what == "groups":
-        return f"{label}：计划抽取 {exc.asked} 个县市区，但只有 {exc.available} 个县市区有符合条件的企业"
-    where = f"{exc.group}：" if exc.group else ""
-    parts = [f"{label}{where}符合条件 {exc.available} 家，计划抽取 {exc.asked} 家"]
-    if prov:
-        parts.append(f"名录中匹配 {prov['matched']} 家")
-        removed = [f"{_EXCLUSION_NAMES.get(k, k)} {v} 家" for k, v in prov["excluded"].items()]
-        if removed:
-            parts.append("已排除：" + "，".join(removed))
-    return "；".join(parts) + "。请调整抽取数量或排除规则后再冻结。"
-
-
-def _check_frame(frame: dict[str, Any], provenance: dict[str, Any]) -> None:
-    try:
-        algorithm.check_frame(frame)
-    except algorithm.QuotaInfeasible as exc:
-        raise QuotaInfeasible(_infeasible_message(exc, provenance)) from exc
-    except algorithm.TeamIncomplete as exc:
-        raise FrameRefused(f"无法组成完整的检查组：{exc}", code="team_infeasible") from exc
-    except algorithm.FrameError as exc:
-        raise FrameRefused(f"抽查框架不合规：{exc}") from exc
-
-
-def _replaced_draw(session: Session, plan: Plan, replaces: str | None) -> Draw | None:
-    """The draw this freeze replaces: the plan's latest, annulled or failed, or none at all."""
-    latest = draw_of_plan(session, plan.id)
-    if latest is None:
-        if replaces is not None:
-            replaced = get_draw(session, replaces)
-            raise Conflict(
-                f"抽查 {replaces} 属于另一计划（编号 {replaced.plan_id}），不能替代为本计划的抽查",
-                code="replaces_other_plan",
-            )
-        return None
-    if replaces is None:
-        raise Conflict(
-            f"计划 {plan.id} 已有抽查 {latest.public_id}（{latest.status}）：一个计划同时只能有一次有效抽查；"
-            f"如须重新抽取，须先公开撤销 {latest.public_id}，再以“替代”方式（replaces）冻结",
-            code="plan_already_drawn",
-        )
-    if replaces != latest.public_id:
-        other = get_draw(session, replaces)
-        if other.plan_id != plan.id:
-            raise Conflict(
-                f"抽查 {replaces} 属于另一计划（编号 {other.plan_id}），不能替代为本计划的抽查",
-                code="replaces_other_plan",
-            )
-        raise Conflict(
-            f"计划 {plan.id} 最近一次抽查是 {latest.public_id}，替代时须指明它，而不是 {replaces}",
-            code="replaces_not_latest",
-        )
-    if latest.status in LIVE:
-        raise DrawStateError(
-            f"抽查 {replaces} 仍有效（{latest.status}），不能被替代；请先公开撤销",
-        )
-    return latest
-
-
-def freeze(
-    session: Session,
-    *,
-    plan: Plan,
-    request: FreezeRequest,
-    actor: str,
-    window: timedelta = DEFAULT_WINDOW,
-) -> Draw:
-    """Build the frame from the directories now, check it, commit to it in the log.
-
-    A dice ceremony's window for the digits (`window` from its announced start)
-    is published with the commitment, so that anyone can check it was kept.
-    """
-    ledger.lock_head(session)  # two freezes of one plan queue here, and the second sees the first
-    replaced = _replaced_draw(session, plan, request.replaces)
-    frame, provenance = build_frame(session, plan)
-    _check_frame(frame, provenance)
-    frame_bytes = algorithm.jcs(frame)
-    frame_hash = algorithm.sha256_hex(frame_bytes)
-    # One frame, one live draw: the same frame again only as the public
-    # replacement of an annulled or failed draw, never as a quiet second try.
-    earlier = session.execute(
-        select(Draw.public_id, Draw.status).where(Draw.frame_hash == frame_hash)
-    ).all()
-    live = [public_id for public_id, status in earlier if status in LIVE]
-    if live or (earlier and replaced is None):
-        raise Conflict(
-            f"与已冻结的抽查 {'、'.join(live or [public_id for public_id, _ in earlier])} 的框架完全相同；"
-            "同一框架只能抽一次，撤销后须以“替代”方式重新冻结",
-            code="frame_already_committed",
-        )
-    now = utcnow()
-    source = source_named(request.seed.source)
-    announced = source.announce(request.seed, now=now, window=window)
-    draw = Draw(
-        public_id=next_public_id(session, plan.year),
-        plan_id=plan.id,
-        plan_snapshot=plan_snapshot(plan),
-        status=DrawStatus.FROZEN,
-        frame_jcs=frame_bytes.decode(),
-        frame_hash=frame_hash,
-        provenance=provenance,
-        seed_source=source.name.value,
-        announcement=announced,
-        replaces_id=replaced.id if replaced else None,
-        frozen_by=actor,
-        frozen_at=now,
-    )
-    session.add(draw)
-    session.flush()
-    entry: dict[str, Any] = {
-        "kind": "commitment",
-        "at": rfc3339(now),
-        "draw": draw.public_id,
-        "frame_hash": frame_hash,
-        "plan": {
-            "title": plan.title,
-            "year": plan.year,
-            "quarter": plan.quarter,
-            "planned_month": plan.planned_month,
-        },
-        "seed_source": announced,
-    }
-    if replaced is not None:
-        entry["replaces"] = replaced.public_id
-    ledger.append(session, entry)
-    _record(session, draw, "freeze", actor, {"frame_hash": frame_hash, "seed_source": announced})
-    return draw
-
-
-def _record(session: Session, draw: Draw, action: str, actor: str, after: dict[str, Any]) -> None:
-    """One step of a draw's ceremony in its history: who did what, when."""
-    record_change(
-        session,
-        entity="draw",
-        entity_id=draw.id,
-        action=action,
-        actor=actor,
-        before=None,
-        after=after,
-    )
 
 
 # -- the announced ceremony -----------------------------------------------------
@@ -340,7 +181,7 @@ def enter_digits(session: Session, *, public_id: str, reveal: DiceReveal, actor:
         "entered_by": actor,
         "entered_at": rfc3339(now),
     }
-    _record(session, draw, "seed_entered", actor, {"witnesses": reveal.witnesses})
+    record_step(session, draw, "seed_entered", actor, {"witnesses": reveal.witnesses})
     session.flush()
     return draw
 
@@ -358,7 +199,7 @@ def withdraw_digits(session: Session, *, public_id: str, data: Withdrawal, actor
     if pending is None:
         raise DrawStateError(f"抽查 {public_id} 没有待确认的点数录入可撤回", code="no_seed_entry")
     draw.seed_entry = None
-    _record(
+    record_step(
         session,
         draw,
         "seed_withdrawn",
@@ -444,7 +285,7 @@ def confirm_digits(
     } | counts
     draw.seed_entry = None
     public = {"witnesses": present, "confirmed_by": witness} | counts
-    _record(session, draw, "seed_confirmed", person.actor, {"confirmed_by": witness} | counts)
+    record_step(session, draw, "seed_confirmed", person.actor, {"confirmed_by": witness} | counts)
     if source.uses_beacon:
         # dice+drand: the digits enter the log before the round's time; the seed waits for it.
         ledger.append(
@@ -531,7 +372,7 @@ def take_beacon(session: Session, *, public_id: str, beacon: Beacon | None, acto
             "beacon": beacon.model_dump(),
             "beacon_by": actor,
         }
-    _record(session, draw, "seed_drand", actor, {"seed": seed, "round": beacon.round})
+    record_step(session, draw, "seed_drand", actor, {"seed": seed, "round": beacon.round})
     return _seed_and_run(session, draw, seed, detail, log_extra={"beacon": beacon.model_dump()})
 
 
@@ -629,7 +470,9 @@ def annul(session: Session, *, public_id: str, data: Annul, actor: str) -> Draw:
     }
     draw.status = DrawStatus.ANNULLED
     draw.annulled_at = now
-    _record(session, draw, "annul", actor, {"reason": data.reason, "decided_by": data.decided_by})
+    record_step(
+        session, draw, "annul", actor, {"reason": data.reason, "decided_by": data.decided_by}
+    )
     ledger.append(
         session,
         {

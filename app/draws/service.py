@@ -169,3 +169,18 @@ def next_public_id(session: Session, year: int) -> str:
     prefix = f"HY-{year}-"
     count = session.scalar(select(func.count()).where(Draw.public_id.like(f"{prefix}%"))) or 0
     return f"{prefix}{count + 1:04d}"
+
+
+def record_step(
+    session: Session, draw: Draw, action: str, actor: str, after: dict[str, Any]
+) -> None:
+    """One step of a draw's ceremony in its history: who did what, when."""
+    record_change(
+        session,
+        entity="draw",
+        entity_id=draw.id,
+        action=action,
+        actor=actor,
+        before=None,
+        after=after,
+    )
