@@ -1,7 +1,9 @@
 """Response headers a public site needs, HEAD on the pages, and redirects without a host.
 
-The public pages carry a Content-Security-Policy that allows no script at all
-and only the pages' own inline style (by its hash), and may not be framed; every
+The public pages carry a Content-Security-Policy that allows only the site's own
+static scripts and styles (no inline script; an inline style only by its hash)
+and requests back to this site (the in-browser verification and the ceremony
+screen read the bundle and the log), and may not be framed; every
 answer says `nosniff` and sends no referrer. A redirect's Location is made
 relative, so a forged Host header is never reflected. HEAD on a page is
 answered as its GET, without the body.
@@ -35,8 +37,10 @@ def _style_hashes() -> str:
 
 PAGE_POLICY = (
     "default-src 'none'; "
-    f"style-src {_style_hashes()}; "
+    "script-src 'self'; "
+    f"style-src 'self' {_style_hashes()}; "
     "img-src 'self' data:; "
+    "connect-src 'self'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 EVERY_ANSWER = [

@@ -162,6 +162,7 @@ def ceremony_view(draw: Draw) -> dict[str, Any]:
         "round": announced.get("round"),
         "round_time": rfc3339_local(announced.get("round_time")),
         "awaited": awaited,
+        "digits_until": announced.get("digits_until"),
         "digits": " ".join(digits[i : i + 4] for i in range(0, len(digits), 4)),
     }
 

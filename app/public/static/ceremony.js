@@ -7,11 +7,17 @@
 
   function tick() {
     for (const el of document.querySelectorAll("[data-countdown-to]")) {
-      const left = Math.round((Date.parse(el.dataset.countdownTo) - Date.now()) / 1000);
+      let target = Date.parse(el.dataset.countdownTo), prefix = "";
+      // Once a dice ceremony has begun, the time left to confirm the digits.
+      if (target <= Date.now() && el.dataset.until) {
+        target = Date.parse(el.dataset.until);
+        prefix = "距点数确认截止 ";
+      }
+      const left = Math.round((target - Date.now()) / 1000);
       if (Number.isNaN(left)) continue;
       if (left <= 0) { el.textContent = "时间已到，等待记入日志"; continue; }
       const h = Math.floor(left / 3600), m = Math.floor((left % 3600) / 60), s = left % 60;
-      el.textContent = (h ? h + " 小时 " : "") + (h || m ? m + " 分 " : "") + s + " 秒";
+      el.textContent = prefix + (h ? h + " 小时 " : "") + (h || m ? m + " 分 " : "") + s + " 秒";
     }
   }
 
