@@ -145,11 +145,15 @@ def reveal_at_console(
 WITNESSES = ["王见证（纪检监察组）", "李公证（公证处）"]
 
 
-def dice_draw(client: ApiClient, plan_id: int, digits: str) -> dict[str, Any]:
-    """Freeze a plan for a dice ceremony and reveal these digits: the finished draw."""
+def dice_draw(
+    client: ApiClient, plan_id: int, digits: str, ceremony_at: str | None = None
+) -> dict[str, Any]:
+    """Freeze a plan for a dice ceremony (now, or at `ceremony_at` as the ceremony's clock
+    says) and reveal these digits: the finished draw."""
+    announced = ceremony_at or ceremony_time()
     frozen = client.post(
         f"/api/v1/plans/{plan_id}/freeze",
-        json={"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}},
+        json={"seed": {"source": "dice", "ceremony_at": announced, "witnesses": WITNESSES}},
     )
     assert frozen.status_code == 201, frozen.text
     done: dict[str, Any] = reveal_dice(client, frozen.json()["public_id"], digits, WITNESSES).json()

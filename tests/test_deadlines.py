@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import chinese_calendar
@@ -13,7 +13,7 @@ from app.draws.models import Draw
 from app.public import views
 from app.public.deadlines import outcome_deadline, outcome_state
 from app.public.router import templates
-from tests.factories import ApiClient, create_enterprise, dice_draw, uscc
+from tests.factories import ApiClient, create_enterprise, dice_draw, set_ceremony_clock, uscc
 
 
 def _working_days_between(after: date, until: date) -> int:
@@ -79,7 +79,9 @@ def test_tense_and_overdue_follow_the_date() -> None:
     assert late.state == "late" and "逾期公开" in late.text
 
 
-def _draw(client: ApiClient, *, month: str, inspection_date: str | None) -> dict[str, Any]:
+def _draw(
+    client: ApiClient, *, month: str, inspection_date: str | None, at: str | None = None
+) -> dict[str, Any]:
     for i in range(3):
         create_enterprise(client, uscc=uscc(serial=i + 1), name=f"期限加油站{i + 1}号")
     plan = client.post(
@@ -102,13 +104,16 @@ def _draw(client: ApiClient, *, month: str, inspection_date: str | None) -> dict
         },
     )
     assert plan.status_code == 201, plan.text
-    return dice_draw(client, plan.json()["id"], "27182818284590452353")
+    return dice_draw(client, plan.json()["id"], "27182818284590452353", ceremony_at=at)
 
 
 def test_each_outcome_has_its_own_deadline_on_the_page_and_notice(
-    client: ApiClient, session_factory: sessionmaker[Session]
+    client: ApiClient, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    done = _draw(client, month="2024-09", inspection_date="2024-09-27")
+    # drawn in May 2024, so that an inspection of 2024-05-31 is one of this draw's
+    drawn_at = datetime(2024, 5, 20, 2, 0, tzinfo=UTC)
+    set_ceremony_clock(monkeypatch, lambda: drawn_at)
+    done = _draw(client, month="2024-09", inspection_date="2024-09-27", at=drawn_at.isoformat())
     public_id = str(done["public_id"])
     drawn = [u["key"] for u in done["result"]["strata"][0]["selected"]]
     # one inspected before the holiday and published in time; the other never published
