@@ -13,7 +13,11 @@ from app.pools.demo_load import load_demo_pool
 from tests.factories import ceremony_time, reveal_dice
 
 WITNESSES = ["王见证（纪检监察组）", "李公证（公证处）"]
-DICE = {"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}}
+
+
+def dice() -> dict[str, Any]:
+    """A freeze body announcing a dice ceremony for now (a time in the past is refused)."""
+    return {"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}}
 
 
 @pytest.fixture
@@ -24,7 +28,7 @@ def draws(client: TestClient, session_factory: sessionmaker[Session]) -> dict[st
     made: dict[str, Any] = {}
     for key in ("2025-training", "2025-hazchem", "2024-coal"):
         plan = client.post(f"/api/v1/plans/from-template/{key}").json()
-        frozen = client.post(f"/api/v1/plans/{plan['id']}/freeze", json=DICE)
+        frozen = client.post(f"/api/v1/plans/{plan['id']}/freeze", json=dice())
         assert frozen.status_code == 201, frozen.text
         made[key] = {"plan": plan, "draw": frozen.json()}
     done = reveal_dice(client, made["2025-hazchem"]["draw"]["public_id"], "1" * 20, WITNESSES)
