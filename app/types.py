@@ -53,5 +53,5 @@ def parse_rfc3339(text: str) -> datetime:
 
 
 def beijing(moment: datetime) -> str:
-    """Beijing time to the minute, labelled, as staff and the public read it."""
-    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M（北京时间）")
+    """Beijing time, labelled, as staff and the public read it (the site's one format)."""
+    return moment.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M:%S") + " 北京时间"

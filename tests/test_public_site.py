@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.pools.demo import demo_pool
 from app.pools.demo_load import load_demo_pool
-from tests.factories import ApiClient, dice_draw
+from tests.factories import ApiClient, beijing_today, dice_draw
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLIC = {"X-API-Key": ""}
@@ -42,7 +42,7 @@ def test_an_enterprise_sees_every_draw_that_selected_it(
     times = sum(code in c for c in chosen)
     client.post(
         f"/api/v1/draws/{first['public_id']}/outcomes",
-        json={"uscc": code, "outcome": "no_problem", "inspected_on": "2024-05-28", "publish": True},
+        json={"uscc": code, "outcome": "no_problem", "inspected_on": beijing_today(), "publish": True},
     )
     page = client.get(f"/enterprises/{code}", headers=PUBLIC)
     assert page.status_code == 200
@@ -58,7 +58,7 @@ def test_an_enterprise_sees_every_draw_that_selected_it(
     )
     for cert in team:
         assert cert in html
-    assert "未发现问题（检查日 2024-05-28）" in html
+    assert f"未发现问题（检查日 {beijing_today()}）" in html
     # a draw of the same month leaves out who was drawn already: was it in the second frame?
     frame = client.get(f"/api/v1/draws/{second['public_id']}/bundle").json()["frame"]
     framed = 1 + any(u["key"] == code for s in frame["strata"] for u in s["units"])
@@ -73,15 +73,16 @@ def test_annulled_and_replacement_draws_link_each_other(
     client: ApiClient, session_factory: sessionmaker[Session]
 ) -> None:
     _demo(client, session_factory)
-    old = _draw(client, "2025-hazchem", "16180339887498948482")["public_id"]
+    drawn = _draw(client, "2025-hazchem", "16180339887498948482")
+    old = drawn["public_id"]
     annulled = client.post(
         f"/api/v1/draws/{old}/annul",
         json={"reason": "摇号现场停电，仪式中断", "decided_by": "局党委会议"},
     )
     assert annulled.status_code == 200, annulled.text
-    plan = client.post("/api/v1/plans/from-template/2025-hazchem").json()
+    # the replacement is a draw of the same plan, naming the annulled one
     new = client.post(
-        f"/api/v1/plans/{plan['id']}/freeze",
+        f"/api/v1/plans/{drawn['plan_id']}/freeze",
         json={
             "seed": {
                 "source": "dice",

@@ -349,7 +349,7 @@ def take_beacon(session: Session, *, public_id: str, beacon: Beacon | None, acto
     due = quicknet.round_time(round_)
     if utcnow() < due:
         # Even a beacon in hand is refused early: the log must show the seed after the round's time.
-        raise quicknet.BeaconNotYet(f"第 {round_} 轮将于 {beijing(due)}发布，请届时再揭晓")
+        raise quicknet.BeaconNotYet(f"第 {round_} 轮将于 {beijing(due)} 发布，请届时再揭晓")
     if beacon is None:
         beacon = quicknet.fetch(round_)
     if beacon.round != round_:

@@ -35,7 +35,7 @@ def round_announcement(round_: int) -> dict[str, Any]:
 def describe_round(announced: dict[str, Any]) -> str:
     """The round as the public reads it."""
     published = beijing(parse_rfc3339(str(announced["round_time"])))
-    return f"drand quicknet 公共随机信标第 {announced['round']} 轮（{published}发布）"
+    return f"drand quicknet 公共随机信标第 {announced['round']} 轮（{published} 发布）"
 
 
 class Drand:
