@@ -42,7 +42,12 @@ def test_an_enterprise_sees_every_draw_that_selected_it(
     times = sum(code in c for c in chosen)
     client.post(
         f"/api/v1/draws/{first['public_id']}/outcomes",
-        json={"uscc": code, "outcome": "no_problem", "inspected_on": beijing_today(), "publish": True},
+        json={
+            "uscc": code,
+            "outcome": "no_problem",
+            "inspected_on": beijing_today(),
+            "publish": True,
+        },
     )
     page = client.get(f"/enterprises/{code}", headers=PUBLIC)
     assert page.status_code == 200
