@@ -415,9 +415,10 @@ def _member(
         # 3. an annulled draw may be replaced, and again by one client only
         if g in ANNUL_GROUPS:
             assert group.annulled.wait(timeout=40)
-            plan = call(op, "POST", f"/api/v1/plans/from-template/{group.template}")
+            # a replacement is a new draw of the annulled draw's own plan
+            plan_id = call(op, "GET", draw_url).json()["plan_id"]
             body = _freeze_body(replaces=public_id)
-            replaced = call(op, "POST", f"/api/v1/plans/{plan.json()['id']}/freeze", json=body)
+            replaced = call(op, "POST", f"/api/v1/plans/{plan_id}/freeze", json=body)
             group.replacements.append((replaced.status_code, replaced.text))
             return
 
@@ -527,7 +528,8 @@ def test_racing_clients_never_fork_a_draw_or_the_log(
             for tries in (group.freezes, group.replacements):
                 made = [json.loads(text) for code, text in tries if code == 201]
                 refused = [json.loads(text) for code, text in tries if code != 201]
-                allowed = {"frame_already_committed", "already_replaced"}
+                # the later replacements of one draw find the plan's chain already moved on
+                allowed = {"frame_already_committed", "already_replaced", "replaces_not_latest"}
                 assert {r["code"] for r in refused} <= allowed, refused
                 assert len({d["frame_hash"] for d in made}) == len(made), made
                 assert all(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Settings
 from app.main import create_app
 from app.pools.demo_load import load_demo_pool
-from app.public import router as public_router
+from app.public import notice
 from tests.factories import ApiClient, ceremony_time, reveal_dice
 
 WITNESSES = ["王见证（纪检监察组）", "李公证（公证处）"]
@@ -52,7 +52,7 @@ def test_query_strings_do_not_bypass_the_page_cache(
 ) -> None:
     public_id = _done_draw(client, session_factory)
     pdfs = _counted(monkeypatch, weasyprint.HTML, "write_pdf")
-    sheets = _counted(monkeypatch, public_router, "write_xlsx")
+    sheets = _counted(monkeypatch, notice, "write_xlsx")
     bodies = set()
     for bust in range(5):
         pdf = client.get(f"/draws/{public_id}.pdf?bust={bust}", headers=PUBLIC)
