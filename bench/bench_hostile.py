@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
@@ -119,7 +120,8 @@ async def _ceremonies(base: str, keys: dict[str, str], until: float) -> dict[str
             key = plans[len(steps["plan"]) % len(plans)]
             plan = await step("plan", f"/api/v1/plans/from-template/{key}")
             assert plan is not None
-            ceremony_at = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() + 3600))
+            # The ceremony is announced for now: digits are accepted only within its window.
+            ceremony_at = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
             seed = {"source": "dice", "ceremony_at": ceremony_at, "witnesses": WITNESSES}
             frozen = await step("freeze", f"/api/v1/plans/{plan['id']}/freeze", json={"seed": seed})
             if frozen is None:
@@ -131,7 +133,8 @@ async def _ceremonies(base: str, keys: dict[str, str], until: float) -> dict[str
                 "confirm",
                 f"{draw}/seed/confirm",
                 json={"digits": DIGITS},
-                headers={"X-API-Key": keys["witness"]},
+                # the confirming witness names themself: one of those announced
+                headers={"X-API-Key": keys["witness"], "X-Actor": quote(WITNESSES[0])},
             )
     return steps
 
