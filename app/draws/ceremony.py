@@ -48,7 +48,7 @@ from app.draws.sources.ceremony_time import announced_start, announced_window, c
 from app.draws.status import DrawStatus
 from app.draws.units import write_units
 from app.errors import Conflict, DomainError, InvalidInput
-from app.history import Person, record_change
+from app.history import ChangeRecord, Person, record_change
 from app.ledger import store as ledger
 from app.types import beijing, rfc3339, utcnow
 
@@ -225,8 +225,6 @@ def _witness_named(name: str, present: list[str]) -> str | None:
 
 def entry_counts(session: Session, draw: Draw) -> dict[str, int]:
     """How often digits were entered and withdrawn for this draw (from its history)."""
-    from app.history import ChangeRecord
-
     actions = session.scalars(
         select(ChangeRecord.action).where(
             ChangeRecord.entity == "draw",
