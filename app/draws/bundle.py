@@ -57,7 +57,7 @@ def draw_bundle(session: Session, draw: Draw, signer: Signer) -> dict[str, Any]:
         "log": {
             "origin": signer.name,
             "verifier_key": signer.verifier_key,
-            "checkpoint": checkpoint.note,
+            "checkpoint": ledger.published_note(session, checkpoint),
             "tree_size": checkpoint.size,
             "root_hash": ledger.b64(checkpoint.root_hash),
             "entries": entries,

@@ -152,6 +152,11 @@ def sign_checkpoint(session: Session, signer: Signer) -> Checkpoint:
     return checkpoint
 
 
+def published_note(session: Session, checkpoint: Checkpoint) -> str:
+    """The checkpoint as the log serves it: its signed note, with the cosignatures it has."""
+    return checkpoint.note
+
+
 def current_checkpoint(
     session: Session, signer: Signer, *, covering: int | None = None
 ) -> Checkpoint:
