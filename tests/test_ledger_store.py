@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import multiprocessing
+import threading
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,36 @@ def test_concurrent_appends_from_three_processes_stay_gapless(
         session.commit()
         report = audit(session, signer.verifier_key)
     assert report.ok, report.problems
+
+
+def test_two_readers_signing_the_same_size_at_once_both_get_the_checkpoint(
+    session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """A public page and the after-commit signer both find the log ahead of its
+    checkpoint and sign it at once: neither fails, both hold the one checkpoint."""
+    _append(session_factory, 3)
+    signer = load_or_create_signer(tmp_path, "hengyang.yjj/draws")
+    first = session_factory()
+    signed_first = store.sign_checkpoint(first, signer)  # holds its write until commit
+    result: dict[str, object] = {}
+
+    def second_reader() -> None:
+        with session_factory() as second:
+            try:
+                checkpoint = store.current_checkpoint(second, signer)
+                result["note"] = checkpoint.note
+                second.commit()
+            except Exception as exc:  # reported below, with its type
+                result["error"] = exc
+
+    thread = threading.Thread(target=second_reader)
+    thread.start()
+    thread.join(0.5)  # the second reader is now waiting for the first's write
+    first.commit()
+    note = signed_first.note
+    first.close()
+    thread.join(30)
+    assert "error" not in result, result.get("error")
+    assert result["note"] == note
+    with session_factory() as session:
+        assert session.scalars(text("SELECT size FROM log_checkpoints")).all() == [3]

@@ -15,6 +15,8 @@ from typing import Any
 
 import rfc8785
 from sqlalchemy import and_, event, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.errors import DomainError, InvalidInput, NotFound
@@ -146,10 +148,22 @@ def sign_checkpoint(session: Session, signer: Signer) -> Checkpoint:
                 f"日志大小 {current} 与已签名的检查点（大小 {last.size}）不一致，拒绝签名"
             )
     note = signer.sign(format_checkpoint(signer.name, current, head))
-    checkpoint = Checkpoint(size=current, root_hash=head, note=note)
-    session.add(checkpoint)
-    session.flush()
-    return checkpoint
+    # SQLite has no FOR UPDATE: two readers may both find the log ahead of its
+    # checkpoint and sign the same size. Ed25519 signatures are deterministic, so
+    # both wrote the same note; the second keeps the first's row.
+    inserting = _insert_for(session)(Checkpoint).values(size=current, root_hash=head, note=note)
+    session.execute(inserting.on_conflict_do_nothing(index_elements=[Checkpoint.size]))
+    signed = session.get(Checkpoint, current, populate_existing=True)
+    if signed is None or bytes(signed.root_hash) != head:
+        raise LogInconsistent(f"大小为 {current} 的检查点已由另一进程以不同的根签名，拒绝签名")
+    return signed
+
+
+def _insert_for(session: Session) -> Callable[..., Any]:
+    """The dialect's INSERT, which knows ON CONFLICT DO NOTHING (SQLite and PostgreSQL)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql_insert
+    return sqlite_insert
 
 
 def published_note(session: Session, checkpoint: Checkpoint) -> str:
