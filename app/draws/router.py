@@ -6,6 +6,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -14,6 +15,7 @@ from app.access.policy import OPERATE, PUBLIC, STAFF_READ, WITNESS, allow
 from app.db import SessionDep
 from app.deps import ActorDep, PersonDep
 from app.draws import ceremony, outcomes, service, templates
+from app.draws.answers import DrawBundle, DrawFairness, PlanPreview
 from app.draws.beacon import Beacon
 from app.draws.bundle import draw_bundle as build_bundle
 from app.draws.bundle import replacement_of
@@ -244,8 +246,9 @@ def draw_history(
     dependencies=[allow(STAFF_READ)],
     tags=["plans"],
     summary="抽查计划：预览框架（不冻结）",
+    response_model=PlanPreview,
 )
-def preview_plan(session: SessionDep, plan_id: RecordId) -> dict[str, Any]:
+def preview_plan(session: SessionDep, plan_id: RecordId) -> JSONResponse:
     from app.draws.frames import build_frame
 
     frame, provenance = build_frame(session, service.get_plan(session, plan_id))
@@ -254,12 +257,14 @@ def preview_plan(session: SessionDep, plan_id: RecordId) -> dict[str, Any]:
         feasible, problem = True, None
     except algorithm.FrameError as exc:
         feasible, problem = False, str(exc)
-    return {
-        "feasible": feasible,
-        "problem": problem,
-        "provenance": provenance,
-        "units": {s["id"]: len(s["units"]) for s in frame["strata"]},
-    }
+    return JSONResponse(
+        {
+            "feasible": feasible,
+            "problem": problem,
+            "provenance": provenance,
+            "units": {s["id"]: len(s["units"]) for s in frame["strata"]},
+        }
+    )
 
 
 @router.post(
@@ -391,10 +396,12 @@ def annul_draw(session: SessionDep, actor: ActorDep, public_id: str, body: Annul
     dependencies=[allow(PUBLIC)],
     tags=["draws"],
     summary="验证包：frame、seed、result 与日志条目及证明",
+    response_model=DrawBundle,
 )
-def draw_bundle(request: Request, session: SessionDep, public_id: str) -> dict[str, Any]:
+def draw_bundle(request: Request, session: SessionDep, public_id: str) -> JSONResponse:
     draw = service.get_draw(session, public_id)
-    return build_bundle(session, draw, request.app.state.signer)
+    # Served as built: the frame and the result are the very JSON the log committed.
+    return JSONResponse(build_bundle(session, draw, request.app.state.signer))
 
 
 @router.get(
@@ -402,8 +409,9 @@ def draw_bundle(request: Request, session: SessionDep, public_id: str) -> dict[s
     dependencies=[allow(PUBLIC)],
     tags=["draws"],
     summary="公平性：每家企业被抽中的确切概率",
+    response_model=DrawFairness,
 )
-def draw_fairness(session: SessionDep, public_id: str) -> dict[str, Any]:
+def draw_fairness(session: SessionDep, public_id: str) -> JSONResponse:
     draw = service.get_draw(session, public_id)
     frame = json.loads(draw.frame_jcs)
     probabilities = algorithm.inclusion_probabilities(frame)
@@ -419,7 +427,7 @@ def draw_fairness(session: SessionDep, public_id: str) -> dict[str, Any]:
             for u in stratum["units"]
         ]
         strata.append({"id": stratum["id"], "units": units})
-    return {"draw": draw.public_id, "frame_hash": draw.frame_hash, "strata": strata}
+    return JSONResponse({"draw": draw.public_id, "frame_hash": draw.frame_hash, "strata": strata})
 
 
 def _percent(p: Any) -> str:

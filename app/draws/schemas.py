@@ -14,15 +14,24 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from app import reference as ref
+from app.draws.answers import (
+    AnnouncementJson,
+    AnnulmentJson,
+    FailureJson,
+    ProvenanceJson,
+    ResultJson,
+    SeedDetailJson,
+)
 from app.draws.beacon import Beacon
 from app.draws.listing import DrawnUnit
+from app.draws.sources import SourceName
 from app.draws.sources.ceremony_time import CeremonyAt, Witnesses
 from app.draws.sources.dice import DiceAnnouncement
 from app.draws.sources.dice_drand import DiceDrandAnnouncement
 from app.draws.sources.drand import DrandAnnouncement
 from app.draws.status import DrawStatus
 from app.pools.schemas import CountyCode, Sectors, Text
-from app.schemas import DiceDigits
+from app.schemas import DiceDigits, OutcomeCode, documented
 from app.text import CleanInput
 
 _STRATUM_ID = r"^[a-z0-9_-]{1,64}$"
@@ -227,6 +236,10 @@ class PlanFields(CleanInput):
     spec: PlanSpec | None = None
 
 
+# A plan's spec as stored (a PlanSpec as JSON), served as it is.
+PlanSpecJson = Annotated[dict[str, Any], documented(PlanSpec)]
+
+
 class PlanCreate(PlanFields):
     title: Text = Field(min_length=2, max_length=200, description="计划名称")
     year: int = Field(ge=2000, le=2100)
@@ -248,7 +261,7 @@ class PlanOut(BaseModel):
     planned_month: str
     inspection_date: date | None
     template_key: str | None
-    spec: dict[str, Any]
+    spec: PlanSpecJson
     created_by: str
     created_at: datetime
     updated_at: datetime
@@ -324,11 +337,11 @@ class DrawOut(BaseModel):
         description="frozen 已冻结 / done 已出结果 / failed 失败 / annulled 已撤销"
     )
     frame_hash: str
-    seed_source: str
-    announcement: dict[str, Any]
-    provenance: dict[str, Any]
+    seed_source: SourceName = Field(description="种子来源：dice / drand / dice+drand")
+    announcement: AnnouncementJson
+    provenance: ProvenanceJson
     seed: str | None
-    seed_detail: dict[str, Any] | None
+    seed_detail: SeedDetailJson | None
     awaiting_witness: bool = Field(
         description="骰子点数已由经办人员录入，待见证人再次录入确认后产生种子"
     )
@@ -336,10 +349,10 @@ class DrawOut(BaseModel):
         description="dice+drand：骰子点数已确认并记入日志，待约定的 drand 轮次发布后产生种子"
     )
     replaced_by: str | None = Field(description="替代本抽查的抽查编号")
-    result: dict[str, Any] | None
+    result: ResultJson | None
     result_hash: str | None
-    failure: dict[str, Any] | None
-    annulment: dict[str, Any] | None
+    failure: FailureJson | None
+    annulment: AnnulmentJson | None
     replaces: str | None
     frozen_by: str
     frozen_at: datetime
@@ -383,7 +396,7 @@ class OutcomeOut(BaseModel):
     draw: str
     unit: str
     uscc: str
-    outcome: str
+    outcome: OutcomeCode
     outcome_label: str
     inspected_on: date
     note: str
