@@ -42,7 +42,7 @@ from app.ledger import store as ledger
 from app.pools.schemas import ChangeOut
 from app.pools.service import history, paginate
 from app.routing import TransactionalRoute
-from app.schemas import MAX_PAGE_SIZE, Page, PageQuery, RecordId
+from app.schemas import MAX_PAGE_SIZE, Page, PageQuery, RecordId, SectorCode
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
@@ -106,7 +106,7 @@ class PlanFilters(BaseModel):
 
     year: int | None = Field(default=None, ge=2000, le=2100)
     quarter: int | None = Field(default=None, ge=1, le=4)
-    sector: str | None = None
+    sector: SectorCode | None = Field(default=None, description="行业领域代码")
     page: int = Field(default=1, ge=1, le=1_000_000)
     page_size: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
 
