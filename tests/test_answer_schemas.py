@@ -218,6 +218,15 @@ def test_every_json_answer_is_typed_with_named_schemas(client: TestClient) -> No
     assert set(schemas["SourceName"]["enum"]) == {"dice", "drand", "dice+drand"}
     outcome = schemas["OutcomeOut"]["properties"]["outcome"]
     assert outcome["enum"] == ["no_problem", "rectify", "case_filed"]
+    recorded = schemas["OutcomeCreate"]["properties"]["outcome"]  # codes or Chinese labels
+    assert recorded["enum"] == [
+        "no_problem",
+        "rectify",
+        "case_filed",
+        "未发现问题",
+        "责令限期整改",
+        "立案查处",
+    ]
     bundle = schemas["DrawBundle"]["properties"]
     assert "cosignatures" in bundle and "cosignatures" not in schemas["DrawBundle"]["required"]
 

@@ -11,7 +11,14 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from app import reference as ref
 from app.draws.answers import (
@@ -384,9 +391,17 @@ class OutcomeCreate(CleanInput):
     uscc: Annotated[
         str, Field(min_length=18, max_length=18, description="被抽中企业的统一社会信用代码")
     ]
-    outcome: Annotated[str, AfterValidator(_outcome)] = Field(
-        description="no_problem 未发现问题 / rectify 责令限期整改 / case_filed 立案查处"
-    )
+    outcome: Annotated[
+        str,
+        AfterValidator(_outcome),
+        # Codes, or their Chinese labels as a clerk writes them.
+        WithJsonSchema(
+            {
+                "type": "string",
+                "enum": [t.code for t in ref.OUTCOMES] + [t.label for t in ref.OUTCOMES],
+            }
+        ),
+    ] = Field(description="no_problem 未发现问题 / rectify 责令限期整改 / case_filed 立案查处")
     inspected_on: date = Field(description="检查日期")
     note: Text = Field(default="", max_length=500, description="说明（公开）")
     publish: bool = Field(default=False, description="同时公开（记入公开日志）")
