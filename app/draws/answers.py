@@ -1,10 +1,12 @@
-"""Named schemas of the draw answers: the verification bundle, its frame and
-result, seed details, failures, announcements, provenance, fairness, preview.
+"""Named schemas of the draw answers: the draw (DrawOut), the verification
+bundle, its frame and result, seed details, failures, announcements,
+provenance, fairness, preview.
 
 These answers are built as plain JSON by the ceremony's code (the frame and
 the result are exactly the bytes the log committed), so the models describe
 them for the OpenAPI document and for generated clients; the routes serve the
-JSON they always did. Each model names every field that is stable and refuses
+JSON they always did (DrawOut keeps those parts as the stored JSON, documented
+by name). Each model names every field that is stable and refuses
 unknown ones (extra="forbid"), so that tests/test_answer_schemas.py, which
 reads real answers through them, fails if an answer drifts from its schema.
 Where a field is genuinely open it says so: an enterprise's attributes in a
@@ -13,12 +15,14 @@ frame, a log entry's body (fields per kind), a failure's details.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.draws.beacon import Beacon
+from app.draws.listing import DrawnUnit
 from app.draws.sources import SourceName
 from app.draws.status import DrawStatus
 from app.ledger.answers import LogEntryBody
@@ -220,6 +224,44 @@ SeedDetailJson = Annotated[dict[str, Any], documented(SeedDetail)]
 ResultJson = Annotated[dict[str, Any], documented(DrawResult)]
 FailureJson = Annotated[dict[str, Any], documented(DrawFailure)]
 AnnulmentJson = Annotated[dict[str, Any], documented(Annulment)]
+
+
+# -- a draw as the API gives it -------------------------------------------------------
+
+
+class DrawOut(BaseModel):
+    public_id: str
+    plan_id: int
+    title: str
+    status: DrawStatus = Field(
+        description="frozen 已冻结 / done 已出结果 / failed 失败 / annulled 已撤销"
+    )
+    frame_hash: str
+    seed_source: SourceName = Field(description="种子来源：dice / drand / dice+drand")
+    announcement: AnnouncementJson
+    provenance: ProvenanceJson
+    seed: str | None
+    seed_detail: SeedDetailJson | None
+    awaiting_witness: bool = Field(
+        description="骰子点数已由经办人员录入，待见证人再次录入确认后产生种子"
+    )
+    awaiting_beacon: bool = Field(
+        description="dice+drand：骰子点数已确认并记入日志，待约定的 drand 轮次发布后产生种子"
+    )
+    replaced_by: str | None = Field(description="替代本抽查的抽查编号")
+    result: ResultJson | None
+    result_hash: str | None
+    failure: FailureJson | None
+    annulment: AnnulmentJson | None
+    replaces: str | None
+    frozen_by: str
+    frozen_at: datetime
+    seeded_at: datetime | None
+    annulled_at: datetime | None
+    log_entries: list[int] = Field(description="该抽查在公开日志中的条目序号")
+    units: list[DrawnUnit] = Field(
+        default_factory=list, description="抽中的企业：名称、县市区、类别（按结果顺序）"
+    )
 
 
 # -- the verification bundle -------------------------------------------------------

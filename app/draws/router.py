@@ -15,7 +15,7 @@ from app.access.policy import OPERATE, PUBLIC, STAFF_READ, WITNESS, allow
 from app.db import SessionDep
 from app.deps import ActorDep, PersonDep
 from app.draws import ceremony, outcomes, service, templates
-from app.draws.answers import DrawBundle, DrawFairness, PlanPreview
+from app.draws.answers import DrawBundle, DrawFairness, DrawOut, PlanPreview
 from app.draws.beacon import Beacon
 from app.draws.bundle import draw_bundle as build_bundle
 from app.draws.bundle import replacement_of
@@ -24,7 +24,6 @@ from app.draws.models import Draw, Plan
 from app.draws.schemas import (
     Annul,
     DiceReveal,
-    DrawOut,
     FreezeRequest,
     OutcomeCreate,
     OutcomeOut,

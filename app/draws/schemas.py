@@ -21,22 +21,11 @@ from pydantic import (
 )
 
 from app import reference as ref
-from app.draws.answers import (
-    AnnouncementJson,
-    AnnulmentJson,
-    FailureJson,
-    ProvenanceJson,
-    ResultJson,
-    SeedDetailJson,
-)
 from app.draws.beacon import Beacon
-from app.draws.listing import DrawnUnit
-from app.draws.sources import SourceName
 from app.draws.sources.ceremony_time import CeremonyAt, Witnesses
 from app.draws.sources.dice import DiceAnnouncement
 from app.draws.sources.dice_drand import DiceDrandAnnouncement
 from app.draws.sources.drand import DrandAnnouncement
-from app.draws.status import DrawStatus
 from app.pools.schemas import CountyCode, Sectors, Text
 from app.schemas import DiceDigits, OutcomeCode, documented
 from app.text import CleanInput
@@ -334,41 +323,6 @@ class Annul(CleanInput):
 
     reason: Text = Field(min_length=4, max_length=500, description="撤销理由（公开）")
     decided_by: Text = Field(min_length=2, max_length=100, description="决定人或决定机关")
-
-
-class DrawOut(BaseModel):
-    public_id: str
-    plan_id: int
-    title: str
-    status: DrawStatus = Field(
-        description="frozen 已冻结 / done 已出结果 / failed 失败 / annulled 已撤销"
-    )
-    frame_hash: str
-    seed_source: SourceName = Field(description="种子来源：dice / drand / dice+drand")
-    announcement: AnnouncementJson
-    provenance: ProvenanceJson
-    seed: str | None
-    seed_detail: SeedDetailJson | None
-    awaiting_witness: bool = Field(
-        description="骰子点数已由经办人员录入，待见证人再次录入确认后产生种子"
-    )
-    awaiting_beacon: bool = Field(
-        description="dice+drand：骰子点数已确认并记入日志，待约定的 drand 轮次发布后产生种子"
-    )
-    replaced_by: str | None = Field(description="替代本抽查的抽查编号")
-    result: ResultJson | None
-    result_hash: str | None
-    failure: FailureJson | None
-    annulment: AnnulmentJson | None
-    replaces: str | None
-    frozen_by: str
-    frozen_at: datetime
-    seeded_at: datetime | None
-    annulled_at: datetime | None
-    log_entries: list[int] = Field(description="该抽查在公开日志中的条目序号")
-    units: list[DrawnUnit] = Field(
-        default_factory=list, description="抽中的企业：名称、县市区、类别（按结果顺序）"
-    )
 
 
 _OUTCOME_CODES = ref.term_index(ref.OUTCOMES)
