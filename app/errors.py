@@ -240,6 +240,12 @@ def error_code(error: Mapping[str, Any]) -> str:
     return _CODES.get(kind, kind)
 
 
+def _listed(choices: Any) -> Any:
+    """Pydantic's English enumeration ("'a', 'b' or 'c'") as a Chinese one (a、b、c)."""
+    quoted = re.findall(r"'([^']*)'", str(choices))
+    return "、".join(quoted) if quoted else choices
+
+
 def chinese_message(error: Mapping[str, Any]) -> str:
     """A Pydantic error as a sentence a clerk understands."""
     kind = str(error.get("type", ""))
@@ -254,6 +260,9 @@ def chinese_message(error: Mapping[str, Any]) -> str:
     template = _MESSAGES.get(kind)
     if template is None:
         return "输入不合规"
+    ctx = {k: _listed(v) if k in ("expected", "expected_tags") else v for k, v in ctx.items()}
+    if kind in ("literal_error", "enum") and isinstance(error.get("input"), str):
+        return f"“{error['input']}”不是可选值，" + template.format(**ctx)
     try:
         return template.format(**ctx)
     except (KeyError, IndexError):

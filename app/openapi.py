@@ -15,11 +15,13 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from pydantic.json_schema import models_json_schema
 
 from app.access.policy import ROLE_NAMES, Policy, policy_of
 from app.error_catalog import ErrorCode, dependency_calls, errors_reached
 from app.errors import PROBLEM_JSON
 from app.routing import api_routes
+from app.schemas import DOCUMENTED, NAMED_SCHEMA
 
 # operationId of each endpoint whose name does not already say it as
 # "<feature>_<action>"; an endpoint missing here is named "<tag>_<name>".
@@ -203,10 +205,34 @@ def build_document(app: FastAPI) -> dict[str, Any]:
             if operation is None:
                 continue
             _complete(operation, route)
-    schemas = document.get("components", {}).get("schemas", {})
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    _name_documented_fields(document, schemas)
     for unused in ("HTTPValidationError", "ValidationError"):  # FastAPI's, replaced by Problem
         schemas.pop(unused, None)
     return document
+
+
+def _name_documented_fields(document: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """Fields served as stored JSON (app.schemas.documented) refer to
+    their named schema, which the components then hold."""
+    _, defs = models_json_schema(
+        [(model, "serialization") for model in DOCUMENTED.values()],
+        ref_template="#/components/schemas/{model}",
+    )
+    for name, schema in defs.get("$defs", {}).items():
+        schemas.setdefault(name, schema)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            if NAMED_SCHEMA in node:
+                return {"$ref": f"#/components/schemas/{node[NAMED_SCHEMA]}"}
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    document["paths"] = walk(document["paths"])
+    schemas.update(walk(schemas))
 
 
 def _complete(operation: dict[str, Any], route: APIRoute) -> None:

@@ -1,10 +1,11 @@
-"""Schemas shared across features: pages of results, dice digits."""
+"""Schemas shared across features: pages of results, dice digits, the
+reference data, fields documented by a named schema."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Path
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
@@ -115,6 +116,87 @@ InspectionKindCode = Annotated[
     str, _one_of(ref.INSPECTION_KINDS, "检查类型"), _enum(ref.INSPECTION_KINDS, "检查类型")
 ]
 OutcomeCode = Annotated[str, _one_of(ref.OUTCOMES, "检查结果"), _enum(ref.OUTCOMES, "检查结果")]
+
+
+# -- fields served as stored JSON, documented by a named schema ------------------
+
+# The key app.openapi replaces by a $ref to the named schema.
+NAMED_SCHEMA = "x-named-schema"
+# The models so documented, for app.openapi to put in the document's components.
+DOCUMENTED: dict[str, type[BaseModel]] = {}
+
+
+def documented(model: type[BaseModel]) -> WithJsonSchema:
+    """Documents a field kept as the JSON stored (a dict) as the named schema
+    `model`, for generated clients; what the field holds is not changed."""
+    DOCUMENTED[model.__name__] = model
+    return WithJsonSchema({"type": "object", NAMED_SCHEMA: model.__name__})
+
+
+class RecordSnapshot(BaseModel):
+    """A record's fields as the history stored them, before or after a change.
+    Open: the fields are those of the record's kind (enterprise, inspector,
+    plan, draw step...)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+RecordSnapshotJson = Annotated[dict[str, Any], documented(RecordSnapshot)]
+
+# A field's value as an import or a history shows it: codes, dates as text, tag lists.
+FIELD_VALUE_SCHEMA = WithJsonSchema(
+    {
+        "anyOf": [
+            {"type": "string"},
+            {"type": "integer"},
+            {"type": "boolean"},
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "null"},
+        ]
+    }
+)
+
+
+# -- the reference data -------------------------------------------------------------
+
+
+class _Reference(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CountyRef(_Reference):
+    code: str = Field(description="县市区代码")
+    name: str
+    full_name: str = Field(description="全称，如 衡阳市珠晖区")
+    kind: Literal["district", "county", "city", "park"]
+
+
+class TermRef(_Reference):
+    code: str
+    label: str
+
+
+class SubtypeRef(TermRef):
+    sector: str = Field(description="所属行业领域代码")
+
+
+class UnitRef(_Reference):
+    name: str
+    kind: Literal["section", "detachment", "brigade", "county_bureau"]
+    county: str | None = Field(description="所在县市区代码；市局科室为空")
+
+
+class ReferenceData(_Reference):
+    """The code tables: counties, sectors, subtypes, statuses, tags, units."""
+
+    counties: list[CountyRef]
+    sectors: list[TermRef]
+    subtypes: list[SubtypeRef]
+    statuses: list[TermRef]
+    risk_grades: list[TermRef]
+    tags: list[TermRef]
+    inspection_kinds: list[TermRef]
+    units: list[UnitRef]
 
 
 class PageQuery(BaseModel):

@@ -101,6 +101,24 @@ def test_a_generated_client_runs_a_whole_ceremony(
     assert result["status"] == "done"
     assert result["seed"].startswith("dice/38274619283746529183/")
     assert {"announcement", "frame_hash", "result"} <= set(result["bundle_keys"])
+    # The bundle's parts came as typed classes: what they held is what the service serves.
+    assert result["confirmed_by"].startswith("李公证")
+    bundle = httpx.get(f"{live_server}/api/v1/draws/{result['public_id']}/bundle", timeout=30)
+    served = bundle.json()
+    assert result["selected"] == [
+        u["key"] for s in served["result"]["strata"] for u in s["selected"]
+    ]
+    assert result["tickets"] == [
+        u["ticket"] for s in served["result"]["strata"] for u in s["selected"]
+    ]
+    assert result["frame_units"] == sum(len(s["units"]) for s in served["frame"]["strata"])
+    assert result["selected"] and result["frame_units"] > len(result["selected"])
+    assert result["log_kinds"] == ["commitment", "seed", "result"]
+    assert result["bundle_status"] == "done"
+    assert result["announced_witnesses"] == ["王见证（纪检监察组）", "李公证（公证处）"]
+    assert result["probabilities"] and all("/" in p for p in result["probabilities"])
+    assert result["entry"] == ["result", True, served["log"]["tree_size"]]
+    assert result["consistency_root"] is True
     assert any(actor.startswith("张三（") for actor in result["plan_actors"]), result
     # The same draw read back without the client: what the client saw is what is stored.
     draw = httpx.get(f"{live_server}/api/v1/draws/{result['public_id']}", timeout=30).json()

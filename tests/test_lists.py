@@ -52,6 +52,9 @@ def test_histories_inspections_and_keys_are_pages(client: ApiClient) -> None:
         ("/api/v1/inspectors", {"specialty": "gas"}, "hazchem"),
         ("/api/v1/inspectors", {"unit": "某科"}, "执法支队"),
         ("/api/v1/inspections", {"kind": "random"}, "cross"),
+        ("/api/v1/plans", {"sector": "oil"}, "hazchem"),
+        ("/api/v1/draws", {"sector": "oil"}, "hazchem"),
+        ("/api/v1/draws", {"status": "bogus"}, "annulled"),
     ],
 )
 def test_an_unknown_filter_value_is_refused_with_the_allowed_ones(
@@ -82,3 +85,13 @@ def test_filters_are_documented_as_enums(client: TestClient) -> None:
     subtype = parameters["subtype"]["schema"]
     assert "gas_station" in subtype["items"]["enum"]
     assert "operating" in parameters["status"]["schema"]["items"]["enum"]
+
+
+def test_the_allowed_values_are_listed_in_chinese(client: TestClient) -> None:
+    # Pydantic's own enumeration reads "'frozen', 'done', 'failed' or 'annulled'".
+    (error,) = client.get("/api/v1/draws", params={"status": "bogus"}).json()["errors"]
+    assert error["message"] == "“bogus”不是可选值，应为以下之一：frozen、done、failed、annulled"
+    tag = client.post("/api/v1/plans/1/freeze", json={"seed": {"source": "coin"}})
+    assert tag.status_code == 422
+    assert "dice、drand、dice+drand" in tag.json()["detail"]
+    assert " or " not in tag.json()["detail"]

@@ -6,6 +6,7 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -14,6 +15,7 @@ from app.access.policy import OPERATE, PUBLIC, STAFF_READ, WITNESS, allow
 from app.db import SessionDep
 from app.deps import ActorDep, PersonDep
 from app.draws import ceremony, outcomes, service, templates
+from app.draws.answers import DrawBundle, DrawFairness, DrawOut, PlanPreview
 from app.draws.beacon import Beacon
 from app.draws.bundle import draw_bundle as build_bundle
 from app.draws.bundle import replacement_of
@@ -22,7 +24,6 @@ from app.draws.models import Draw, Plan
 from app.draws.schemas import (
     Annul,
     DiceReveal,
-    DrawOut,
     FreezeRequest,
     OutcomeCreate,
     OutcomeOut,
@@ -40,7 +41,7 @@ from app.ledger import store as ledger
 from app.pools.schemas import ChangeOut
 from app.pools.service import history, paginate
 from app.routing import TransactionalRoute
-from app.schemas import MAX_PAGE_SIZE, Page, PageQuery, RecordId
+from app.schemas import MAX_PAGE_SIZE, Page, PageQuery, RecordId, SectorCode
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
@@ -104,7 +105,7 @@ class PlanFilters(BaseModel):
 
     year: int | None = Field(default=None, ge=2000, le=2100)
     quarter: int | None = Field(default=None, ge=1, le=4)
-    sector: str | None = None
+    sector: SectorCode | None = Field(default=None, description="行业领域代码")
     page: int = Field(default=1, ge=1, le=1_000_000)
     page_size: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
 
@@ -244,8 +245,9 @@ def draw_history(
     dependencies=[allow(STAFF_READ)],
     tags=["plans"],
     summary="抽查计划：预览框架（不冻结）",
+    response_model=PlanPreview,
 )
-def preview_plan(session: SessionDep, plan_id: RecordId) -> dict[str, Any]:
+def preview_plan(session: SessionDep, plan_id: RecordId) -> JSONResponse:
     from app.draws.frames import build_frame
 
     frame, provenance = build_frame(session, service.get_plan(session, plan_id))
@@ -254,12 +256,14 @@ def preview_plan(session: SessionDep, plan_id: RecordId) -> dict[str, Any]:
         feasible, problem = True, None
     except algorithm.FrameError as exc:
         feasible, problem = False, str(exc)
-    return {
-        "feasible": feasible,
-        "problem": problem,
-        "provenance": provenance,
-        "units": {s["id"]: len(s["units"]) for s in frame["strata"]},
-    }
+    return JSONResponse(
+        {
+            "feasible": feasible,
+            "problem": problem,
+            "provenance": provenance,
+            "units": {s["id"]: len(s["units"]) for s in frame["strata"]},
+        }
+    )
 
 
 @router.post(
@@ -391,10 +395,12 @@ def annul_draw(session: SessionDep, actor: ActorDep, public_id: str, body: Annul
     dependencies=[allow(PUBLIC)],
     tags=["draws"],
     summary="验证包：frame、seed、result 与日志条目及证明",
+    response_model=DrawBundle,
 )
-def draw_bundle(request: Request, session: SessionDep, public_id: str) -> dict[str, Any]:
+def draw_bundle(request: Request, session: SessionDep, public_id: str) -> JSONResponse:
     draw = service.get_draw(session, public_id)
-    return build_bundle(session, draw, request.app.state.signer)
+    # Served as built: the frame and the result are the very JSON the log committed.
+    return JSONResponse(build_bundle(session, draw, request.app.state.signer))
 
 
 @router.get(
@@ -402,8 +408,9 @@ def draw_bundle(request: Request, session: SessionDep, public_id: str) -> dict[s
     dependencies=[allow(PUBLIC)],
     tags=["draws"],
     summary="公平性：每家企业被抽中的确切概率",
+    response_model=DrawFairness,
 )
-def draw_fairness(session: SessionDep, public_id: str) -> dict[str, Any]:
+def draw_fairness(session: SessionDep, public_id: str) -> JSONResponse:
     draw = service.get_draw(session, public_id)
     frame = json.loads(draw.frame_jcs)
     probabilities = algorithm.inclusion_probabilities(frame)
@@ -419,7 +426,7 @@ def draw_fairness(session: SessionDep, public_id: str) -> dict[str, Any]:
             for u in stratum["units"]
         ]
         strata.append({"id": stratum["id"], "units": units})
-    return {"draw": draw.public_id, "frame_hash": draw.frame_hash, "strata": strata}
+    return JSONResponse({"draw": draw.public_id, "frame_hash": draw.frame_hash, "strata": strata})
 
 
 def _percent(p: Any) -> str:

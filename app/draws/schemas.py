@@ -11,18 +11,23 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 from app import reference as ref
 from app.draws.beacon import Beacon
-from app.draws.listing import DrawnUnit
 from app.draws.sources.ceremony_time import CeremonyAt, Witnesses
 from app.draws.sources.dice import DiceAnnouncement
 from app.draws.sources.dice_drand import DiceDrandAnnouncement
 from app.draws.sources.drand import DrandAnnouncement
-from app.draws.status import DrawStatus
 from app.pools.schemas import CountyCode, Sectors, Text
-from app.schemas import DiceDigits
+from app.schemas import DiceDigits, OutcomeCode, documented
 from app.text import CleanInput
 
 _STRATUM_ID = r"^[a-z0-9_-]{1,64}$"
@@ -227,6 +232,10 @@ class PlanFields(CleanInput):
     spec: PlanSpec | None = None
 
 
+# A plan's spec as stored (a PlanSpec as JSON), served as it is.
+PlanSpecJson = Annotated[dict[str, Any], documented(PlanSpec)]
+
+
 class PlanCreate(PlanFields):
     title: Text = Field(min_length=2, max_length=200, description="计划名称")
     year: int = Field(ge=2000, le=2100)
@@ -248,7 +257,7 @@ class PlanOut(BaseModel):
     planned_month: str
     inspection_date: date | None
     template_key: str | None
-    spec: dict[str, Any]
+    spec: PlanSpecJson
     created_by: str
     created_at: datetime
     updated_at: datetime
@@ -316,41 +325,6 @@ class Annul(CleanInput):
     decided_by: Text = Field(min_length=2, max_length=100, description="决定人或决定机关")
 
 
-class DrawOut(BaseModel):
-    public_id: str
-    plan_id: int
-    title: str
-    status: DrawStatus = Field(
-        description="frozen 已冻结 / done 已出结果 / failed 失败 / annulled 已撤销"
-    )
-    frame_hash: str
-    seed_source: str
-    announcement: dict[str, Any]
-    provenance: dict[str, Any]
-    seed: str | None
-    seed_detail: dict[str, Any] | None
-    awaiting_witness: bool = Field(
-        description="骰子点数已由经办人员录入，待见证人再次录入确认后产生种子"
-    )
-    awaiting_beacon: bool = Field(
-        description="dice+drand：骰子点数已确认并记入日志，待约定的 drand 轮次发布后产生种子"
-    )
-    replaced_by: str | None = Field(description="替代本抽查的抽查编号")
-    result: dict[str, Any] | None
-    result_hash: str | None
-    failure: dict[str, Any] | None
-    annulment: dict[str, Any] | None
-    replaces: str | None
-    frozen_by: str
-    frozen_at: datetime
-    seeded_at: datetime | None
-    annulled_at: datetime | None
-    log_entries: list[int] = Field(description="该抽查在公开日志中的条目序号")
-    units: list[DrawnUnit] = Field(
-        default_factory=list, description="抽中的企业：名称、县市区、类别（按结果顺序）"
-    )
-
-
 _OUTCOME_CODES = ref.term_index(ref.OUTCOMES)
 
 
@@ -371,9 +345,17 @@ class OutcomeCreate(CleanInput):
     uscc: Annotated[
         str, Field(min_length=18, max_length=18, description="被抽中企业的统一社会信用代码")
     ]
-    outcome: Annotated[str, AfterValidator(_outcome)] = Field(
-        description="no_problem 未发现问题 / rectify 责令限期整改 / case_filed 立案查处"
-    )
+    outcome: Annotated[
+        str,
+        AfterValidator(_outcome),
+        # Codes, or their Chinese labels as a clerk writes them.
+        WithJsonSchema(
+            {
+                "type": "string",
+                "enum": [t.code for t in ref.OUTCOMES] + [t.label for t in ref.OUTCOMES],
+            }
+        ),
+    ] = Field(description="no_problem 未发现问题 / rectify 责令限期整改 / case_filed 立案查处")
     inspected_on: date = Field(description="检查日期")
     note: Text = Field(default="", max_length=500, description="说明（公开）")
     publish: bool = Field(default=False, description="同时公开（记入公开日志）")
@@ -383,7 +365,7 @@ class OutcomeOut(BaseModel):
     draw: str
     unit: str
     uscc: str
-    outcome: str
+    outcome: OutcomeCode
     outcome_label: str
     inspected_on: date
     note: str

@@ -6,12 +6,13 @@ import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from app.access.policy import PUBLIC, allow
 from app.db import SessionDep
 from app.errors import PROBLEM_RESPONSES, InvalidInput, NotFound
 from app.ledger import store
+from app.ledger.answers import ConsistencyProof, LogEntries, LogEntryWithProof
 from app.routing import TransactionalRoute
 
 router = APIRouter(
@@ -32,7 +33,9 @@ MAX_LOG_SIZE = 2**62
 )
 def checkpoint(request: Request, session: SessionDep) -> PlainTextResponse:
     latest = store.current_checkpoint(session, request.app.state.signer)
-    return PlainTextResponse(store.published_note(session, latest), media_type="text/plain; charset=utf-8")
+    return PlainTextResponse(
+        store.published_note(session, latest), media_type="text/plain; charset=utf-8"
+    )
 
 
 @router.get(
@@ -56,27 +59,36 @@ def _entry_json(session: SessionDep, index: int) -> dict[str, Any]:
     }
 
 
-@router.get("/entries", dependencies=[allow(PUBLIC)], summary="日志条目（分页）")
+@router.get(
+    "/entries", dependencies=[allow(PUBLIC)], summary="日志条目（分页）", response_model=LogEntries
+)
 def entries(
     session: SessionDep,
     start: Annotated[int, Query(ge=0, le=MAX_LOG_SIZE)] = 0,
     end: Annotated[
         int | None, Query(ge=0, le=MAX_LOG_SIZE, description="不含；缺省为 start+100")
     ] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     size = store.size(session)
     stop = min(end if end is not None else start + 100, size, start + MAX_ENTRIES_PAGE)
     if end is not None and end < start:
         raise InvalidInput("end 须不小于 start")
-    return {
-        "tree_size": size,
-        "start": start,
-        "end": max(stop, start),
-        "entries": [_entry_json(session, i) for i in range(start, stop)],
-    }
+    return JSONResponse(
+        {
+            "tree_size": size,
+            "start": start,
+            "end": max(stop, start),
+            "entries": [_entry_json(session, i) for i in range(start, stop)],
+        }
+    )
 
 
-@router.get("/entries/{index}", dependencies=[allow(PUBLIC)], summary="单条日志条目及其包含证明")
+@router.get(
+    "/entries/{index}",
+    dependencies=[allow(PUBLIC)],
+    summary="单条日志条目及其包含证明",
+    response_model=LogEntryWithProof,
+)
 def entry_with_proof(
     request: Request,
     session: SessionDep,
@@ -85,7 +97,7 @@ def entry_with_proof(
         int | None,
         Query(ge=1, le=MAX_LOG_SIZE, description="证明所对的日志大小；缺省为最新检查点"),
     ] = None,
-) -> dict[str, Any]:
+) -> JSONResponse:
     if index < 0:
         raise NotFound(f"公开日志中没有第 {index} 条")
     data = _entry_json(session, index)
@@ -96,28 +108,36 @@ def entry_with_proof(
             f"日志目前只有 {store.size(session)} 条，无法对大小 {tree_size} 给出证明"
         )
     proof = store.inclusion_proof(session, index, tree_size)
-    return data | {
-        "tree_size": tree_size,
-        "root_hash": store.b64(store.root(session, tree_size)),
-        "inclusion_proof": [store.b64(h) for h in proof],
-    }
+    return JSONResponse(
+        data
+        | {
+            "tree_size": tree_size,
+            "root_hash": store.b64(store.root(session, tree_size)),
+            "inclusion_proof": [store.b64(h) for h in proof],
+        }
+    )
 
 
 @router.get(
-    "/proof/consistency", dependencies=[allow(PUBLIC)], summary="一致性证明：后一个日志包含前一个"
+    "/proof/consistency",
+    dependencies=[allow(PUBLIC)],
+    summary="一致性证明：后一个日志包含前一个",
+    response_model=ConsistencyProof,
 )
 def consistency(
     session: SessionDep,
     first: Annotated[int, Query(ge=0, le=MAX_LOG_SIZE)],
     second: Annotated[int, Query(ge=0, le=MAX_LOG_SIZE)],
-) -> dict[str, Any]:
+) -> JSONResponse:
     if second > store.size(session):
         raise InvalidInput(f"日志目前只有 {store.size(session)} 条")
     proof = store.consistency_proof(session, first, second)
-    return {
-        "first": first,
-        "second": second,
-        "first_root": store.b64(store.root(session, first)),
-        "second_root": store.b64(store.root(session, second)),
-        "proof": [store.b64(h) for h in proof],
-    }
+    return JSONResponse(
+        {
+            "first": first,
+            "second": second,
+            "first_root": store.b64(store.root(session, first)),
+            "second_root": store.b64(store.root(session, second)),
+            "proof": [store.b64(h) for h in proof],
+        }
+    )

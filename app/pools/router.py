@@ -26,6 +26,7 @@ from app.schemas import (
     Page,
     PageQuery,
     RecordId,
+    ReferenceData,
     RiskGradeCode,
     SectorCode,
     StatusCode,
@@ -551,6 +552,7 @@ def create_inspection(
     dependencies=[allow(PUBLIC)],
     tags=["reference"],
     summary="代码表：县市区、行业、类别、状态、标签、单位",
+    response_model=ReferenceData,
 )
 def reference_data() -> dict[str, object]:
     return {

@@ -24,6 +24,7 @@ from app.pools.cells import term_form
 from app.pools.uscc import InvalidUSCC, validate_uscc
 from app.schemas import (
     InspectionKindCode,
+    RecordSnapshotJson,
     RiskGradeCode,
     SectorCode,
     StatusCode,
@@ -350,5 +351,5 @@ class ChangeOut(BaseModel):
     )
     at: datetime
     import_id: int | None
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
+    before: RecordSnapshotJson | None
+    after: RecordSnapshotJson | None

@@ -24,6 +24,7 @@ from app.pools.models import Enterprise, Inspection, Inspector
 from app.pools.router import EnterpriseFilters, InspectorFilters
 from app.pools.tabular import TemplateColumn, template_xlsx, write_csv, write_xlsx
 from app.routing import TransactionalRoute
+from app.schemas import FIELD_VALUE_SCHEMA
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
@@ -43,8 +44,8 @@ class FieldChange(BaseModel):
 
     field: str = Field(description="字段名，如 risk_grade")
     column: str | None = Field(description="文件中的列，如“E（风险等级）”")
-    old: Any = Field(description="原值（新建时为空）")
-    new: Any = Field(description="新值")
+    old: Annotated[Any, FIELD_VALUE_SCHEMA] = Field(description="原值（新建时为空）")
+    new: Annotated[Any, FIELD_VALUE_SCHEMA] = Field(description="新值")
 
 
 class ImportChange(BaseModel):

@@ -12,22 +12,36 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 from shuangsui_client import AuthenticatedClient, Client
-from shuangsui_client.api.draws import draws_bundle, draws_freeze, draws_seed, draws_seed_confirm
+from shuangsui_client.api.draws import (
+    draws_bundle,
+    draws_fairness,
+    draws_freeze,
+    draws_seed,
+    draws_seed_confirm,
+)
 from shuangsui_client.api.enterprises import enterprises_list
 from shuangsui_client.api.inspectors import inspectors_list
+from shuangsui_client.api.log import log_consistency, log_entry
 from shuangsui_client.api.plans import plans_create_from_template, plans_history
 from shuangsui_client.api.reference import reference_read
 from shuangsui_client.models import (
+    ConsistencyProof,
     DiceAnnouncement,
     DiceReveal,
+    DrawBundle,
+    DrawFairness,
     DrawOut,
+    DrawResult,
+    DrawStatus,
     FreezeRequest,
+    LogEntryWithProof,
     PageChangeOut,
     PageEnterpriseOut,
     PageInspectorOut,
     PlanOut,
     Problem,
     SeedConfirmation,
+    SeedDetail,
 )
 
 WITNESSES = ["王见证（纪检监察组）", "李公证（公证处）"]
@@ -92,9 +106,31 @@ def main() -> None:
     out["status"] = str(done.status)
     out["seed"] = done.seed
 
+    assert done.status == DrawStatus.DONE
+    assert isinstance(done.seed_detail, SeedDetail), done.seed_detail
+    out["confirmed_by"] = done.seed_detail.confirmed_by
+
+    # The bundle, read as typed classes: its result, its log entries with their proofs.
     bundle = draws_bundle.sync(public_id=frozen.public_id, client=public)
-    assert bundle is not None and not isinstance(bundle, Problem), bundle
+    assert isinstance(bundle, DrawBundle), bundle
     out["bundle_keys"] = sorted(bundle.to_dict())
+    assert isinstance(bundle.result, DrawResult), bundle.result
+    out["selected"] = [unit.key for stratum in bundle.result.strata for unit in stratum.selected]
+    out["tickets"] = [u.ticket for stratum in bundle.result.strata for u in stratum.selected]
+    out["frame_units"] = sum(len(stratum.units) for stratum in bundle.frame.strata)
+    out["log_kinds"] = [item.entry.kind for item in bundle.log.entries]
+    out["bundle_status"] = str(bundle.status)
+    out["announced_witnesses"] = bundle.announcement.witnesses
+    fairness = draws_fairness.sync(public_id=frozen.public_id, client=public)
+    assert isinstance(fairness, DrawFairness), fairness
+    out["probabilities"] = [unit.probability for unit in fairness.strata[0].units]
+    last = bundle.log.entries[-1]
+    entry = log_entry.sync(index=last.index, client=public)
+    assert isinstance(entry, LogEntryWithProof), entry
+    out["entry"] = [entry.entry.kind, entry.entry_b64 == last.entry_b64, entry.tree_size]
+    proof = log_consistency.sync(first=1, second=bundle.log.tree_size, client=public)
+    assert isinstance(proof, ConsistencyProof), proof
+    out["consistency_root"] = proof.second_root == bundle.log.root_hash
     history = plans_history.sync(plan_id=plan.id, client=operator)
     assert isinstance(history, PageChangeOut), history
     out["plan_actors"] = [change.actor for change in history.items]
