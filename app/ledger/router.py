@@ -32,7 +32,9 @@ MAX_LOG_SIZE = 2**62
 )
 def checkpoint(request: Request, session: SessionDep) -> PlainTextResponse:
     latest = store.current_checkpoint(session, request.app.state.signer)
-    return PlainTextResponse(store.published_note(session, latest), media_type="text/plain; charset=utf-8")
+    return PlainTextResponse(
+        store.published_note(session, latest), media_type="text/plain; charset=utf-8"
+    )
 
 
 @router.get(

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.errors import DomainError, InvalidInput, NotFound
 from app.ledger import merkle
 from app.ledger.checkpoint import format_checkpoint
+from app.ledger.cosigned import cosignatures_of
 from app.ledger.keys import Signer
 from app.ledger.models import Checkpoint, LogEntry, LogHead, LogNode
 
@@ -154,7 +155,7 @@ def sign_checkpoint(session: Session, signer: Signer) -> Checkpoint:
 
 def published_note(session: Session, checkpoint: Checkpoint) -> str:
     """The checkpoint as the log serves it: its signed note, with the cosignatures it has."""
-    return checkpoint.note
+    return checkpoint.note + "".join(c.line for c in cosignatures_of(session, checkpoint.size))
 
 
 def current_checkpoint(
