@@ -28,9 +28,11 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.config import Settings
 from app.ledger import store
 from app.ledger.cosignature import CosignatureError, parse_line, split_lines, verify_line
 from app.ledger.cosigned import add_cosignature
+from app.ledger.keys import Signer
 from app.ledger.policy import Policy, PolicyError, PolicyWitness, parse_policy
 from app.ledger.witness_models import Cosignature, WitnessState
 from app.types import utcnow
@@ -383,3 +385,15 @@ class Witnessing:
 def status(session: Session) -> list[WitnessState]:
     """Every witness the client knows, by name."""
     return list(session.scalars(select(WitnessState).order_by(WitnessState.name)))
+
+
+def start_witnessing(
+    settings: Settings, factory: sessionmaker[Session], signer: Signer
+) -> Witnessing | None:
+    """The witnessing thread of this process, if a witness policy is configured."""
+    if settings.witness_policy is None:
+        return None
+    policy = load_policy(settings.witness_policy, signer.verifier_key)
+    client = Witnessing(factory, policy, interval=settings.witness_retry_seconds)
+    client.start()
+    return client
