@@ -327,3 +327,49 @@ def test_the_service_serves_cosigned_checkpoints_without_waiting(
     with httpx.Client() as http:  # the witness agrees on what it saw last
         assert one.witness.size == size
         assert http.post(one.url + "/add-checkpoint", content=b"garbage").status_code == 400
+
+
+@pytest.mark.postgres
+def test_three_workers_ask_the_witness_once_per_checkpoint(
+    pg_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collections import Counter
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.factories import WITNESSES, ceremony_time
+    from tests.test_concurrency import prepare_service, start_server
+
+    keys = prepare_service(pg_db_url, tmp_path)
+    signer = load_or_create_signer(tmp_path, Settings(data_dir=tmp_path).log_origin)
+    runs = _start(signer, "three.example/witness")
+    running = next(runs)
+    running.witness.delay = 0.2
+    monkeypatch.setenv("SHUANGSUI_WITNESS_POLICY", str(_policy(tmp_path, signer, running)))
+    monkeypatch.setenv("SHUANGSUI_WITNESS_RETRY_SECONDS", "0.5")
+    server = start_server(pg_db_url, tmp_path, tmp_path / "uvicorn.log", workers=3)
+    templates = ["2024-hazchem", "2025-hazchem-cross", "2025-noncoal-q4", "2025-industry-q2"]
+    body = {"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}}
+    try:
+
+        def freeze(template: str) -> int:
+            with httpx.Client(
+                base_url=server.base, headers={"X-API-Key": keys["operator"]}, timeout=30
+            ) as api:
+                plan = api.post(f"/api/v1/plans/from-template/{template}").json()
+                return api.post(f"/api/v1/plans/{plan['id']}/freeze", json=body).status_code
+
+        with ThreadPoolExecutor(4) as pool:
+            assert list(pool.map(freeze, templates)) == [201] * 4
+        size = int(httpx.get(server.base + "/api/v1/log/checkpoint").text.split("\n")[1])
+        deadline = time.monotonic() + 30
+        note = ""
+        while time.monotonic() < deadline and running.witness.name not in note:
+            time.sleep(0.2)
+            note = httpx.get(server.base + "/api/v1/log/checkpoint").text
+    finally:
+        server.stop()
+        next(runs, None)
+    _check_cosignature(note, running.witness)
+    sent = Counter(int(r.split(b"\n\n")[1].split(b"\n")[1]) for r in running.witness.requests)
+    assert sent and max(sent.values()) == 1, sent
+    assert max(sent) == size
