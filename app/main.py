@@ -23,7 +23,7 @@ from app.idempotency import Replay
 from app.ledger.keys import load_or_create_signer
 from app.ledger.router import router as log_router
 from app.ledger.store import sign_after_commit
-from app.ledger.witnessing import start_witnessing
+from app.ledger.witness_worker import start_witnessing
 from app.limits import BodySizeLimit, InFlight
 from app.observability import install_observability
 from app.openapi import install as install_openapi

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.ledger import merkle, store, witnessing
 from app.ledger.keys import Signer, load_or_create_signer
+from app.ledger.witness_worker import Witnessing
 from tests.test_concurrency import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -234,9 +235,7 @@ def test_the_client_against_the_shipped_witness(
     policy.write_text(
         f"log {signer.verifier_key}\nwitness JW {witness.vkey} {witness.url}\nquorum JW\n"
     )
-    client = witnessing.Witnessing(
-        session_factory, witnessing.load_policy(policy, signer.verifier_key)
-    )
+    client = Witnessing(session_factory, witnessing.load_policy(policy, signer.verifier_key))
     sizes = []
     for count in (3, 1, 6):
         with session_factory() as session:

@@ -27,6 +27,7 @@ from app.config import Settings
 from app.ledger import store, witnessing
 from app.ledger.keys import Signer, load_or_create_signer
 from app.ledger.witness_models import Cosignature, WitnessState
+from app.ledger.witness_worker import Witnessing
 from tests.independent_witness.witness import IndependentWitness, serve
 
 ORIGIN = "witness-test.example/tlog"
@@ -92,8 +93,8 @@ def _append(factory: sessionmaker[Session], signer: Signer, count: int) -> int:
     return size
 
 
-def _client(factory: sessionmaker[Session], path: Path, signer: Signer) -> witnessing.Witnessing:
-    return witnessing.Witnessing(factory, witnessing.load_policy(path, signer.verifier_key))
+def _client(factory: sessionmaker[Session], path: Path, signer: Signer) -> Witnessing:
+    return Witnessing(factory, witnessing.load_policy(path, signer.verifier_key))
 
 
 def _served(factory: sessionmaker[Session], size: int) -> str:
@@ -188,6 +189,38 @@ def test_a_witness_ahead_of_us_is_a_rollback_alarm(
     assert "见证人“W0”" in alarm
 
 
+def test_a_witness_that_saw_another_tree_of_our_size_is_a_fork_alarm(
+    session_factory: sessionmaker[Session], signer: Signer, one: Running, tmp_path: Path
+) -> None:
+    client = _client(session_factory, _policy(tmp_path, signer, one), signer)
+    _append(session_factory, signer, 5)
+    assert client.run_once()[0].status == "cosigned"
+    # What the witness cosigned at size 5 was another history (the database restored
+    # from a copy, then written again): the proof from 5 cannot match its root.
+    one.witness.root = hashlib.sha256(b"the history the witness saw").digest()
+    _append(session_factory, signer, 2)
+    outcome = client.run_once()[0]
+    assert outcome.status == "failed" and "422" in outcome.detail
+    with session_factory() as session:
+        alarm = witnessing.ahead_of_us(session)
+    assert alarm is not None and "分叉" in alarm and "大小 5" in alarm
+
+
+def test_a_starting_process_asks_even_a_current_witness(
+    session_factory: sessionmaker[Session], signer: Signer, one: Running, tmp_path: Path
+) -> None:
+    path = _policy(tmp_path, signer, one)
+    _append(session_factory, signer, 5)
+    assert _client(session_factory, path, signer).run_once()[0].status == "cosigned"
+    # Meanwhile the witness cosigned size 12 of this log, which this database never held.
+    one.witness.size = 12
+    running = _client(session_factory, path, signer)
+    assert running.run_once()[0].status == "ahead"  # the first round asks anyway
+    with session_factory() as session:
+        assert "12" in (witnessing.ahead_of_us(session) or "")
+    assert running.run_once()[0].status == "current"  # later rounds only send what is new
+
+
 def test_a_wrong_cosignature_is_refused_and_retried_later(
     session_factory: sessionmaker[Session], signer: Signer, one: Running, tmp_path: Path
 ) -> None:
@@ -236,7 +269,7 @@ def test_several_workers_ask_a_witness_once(
     barrier = threading.Barrier(len(workers))
     statuses: list[str] = []
 
-    def work(client: witnessing.Witnessing) -> None:
+    def work(client: Witnessing) -> None:
         barrier.wait()
         statuses.extend(o.status for o in client.run_once())
 

@@ -44,6 +44,9 @@ class WitnessState(Base):
     # A size it reported (409) beyond every checkpoint this database holds: a rollback alarm.
     ahead_size: Mapped[int | None] = mapped_column(BigInteger)
     ahead_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The old size of a consistency proof it refused (422): its tree of that size is not ours.
+    forked_size: Mapped[int | None] = mapped_column(BigInteger)
+    forked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # One process at a time talks to a witness: it holds the lease until then.
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failures: Mapped[int] = mapped_column(Integer, default=0)

@@ -17,8 +17,6 @@ holds has cosigned a checkpoint we no longer have: the database was rolled back.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -28,11 +26,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import Settings
 from app.ledger import store
 from app.ledger.cosignature import CosignatureError, parse_line, split_lines, verify_line
 from app.ledger.cosigned import add_cosignature
-from app.ledger.keys import Signer
 from app.ledger.policy import Policy, PolicyError, PolicyWitness, parse_policy
 from app.ledger.witness_models import Cosignature, WitnessState
 from app.types import utcnow
@@ -209,16 +205,22 @@ def submit(
     http: httpx.Client,
     *,
     lease: timedelta = timedelta(seconds=60),
+    probe: bool = False,
 ) -> Outcome:
-    """Send the latest checkpoint to one witness, if no other process is; store its cosignature."""
+    """Send the latest checkpoint to one witness, if no other process is; store its cosignature.
+
+    `probe` sends it even if the witness has cosigned it already: a process that starts
+    asks once, so that a witness that has seen more of this log than the database holds
+    (a database restored from an old copy) says so before anything new is signed.
+    """
     assert witness.url is not None
     with factory() as session:
-        if _is_current(session, witness):
+        if not probe and _is_current(session, witness):
             return Outcome(witness.name, "current")
     if not _claim(factory, witness, lease):
         return Outcome(witness.name, "waiting")
     try:
-        outcome = _submit(factory, witness, http)
+        outcome = _submit(factory, witness, http, probe=probe)
     except Exception as exc:  # never leave the lease held: the next try must come
         log.exception("witness %s", witness.name)
         return _failed(factory, witness, f"提交见证时出错：{type(exc).__name__}")
@@ -227,7 +229,9 @@ def submit(
     return outcome
 
 
-def _submit(factory: sessionmaker[Session], witness: PolicyWitness, http: httpx.Client) -> Outcome:
+def _submit(
+    factory: sessionmaker[Session], witness: PolicyWitness, http: httpx.Client, *, probe: bool
+) -> Outcome:
     """The rounds of one submission, under the lease; the caller releases it."""
     assert witness.url is not None
     url = witness.url.rstrip("/") + "/add-checkpoint"
@@ -236,12 +240,15 @@ def _submit(factory: sessionmaker[Session], witness: PolicyWitness, http: httpx.
         with factory() as session:
             latest = store.latest_checkpoint(session)
             state = session.get(WitnessState, witness.vkey)
-            if latest is None or state is None or _is_current(session, witness):
+            if latest is None or state is None:
+                return Outcome(witness.name, "current")
+            if not probe and _is_current(session, witness):
                 return Outcome(witness.name, "cosigned" if cosigned else "current", cosigned)
             known = state.size
             old = known if known is not None and known <= latest.size else 0
             proof = store.consistency_proof(session, old, latest.size) if old else []
             size, note = latest.size, latest.note
+        probe = False
         # The request goes out with no transaction open.
         try:
             response = http.post(
@@ -270,6 +277,9 @@ def _submit(factory: sessionmaker[Session], witness: PolicyWitness, http: httpx.
                 return Outcome(witness.name, "ahead", size=reported)
             _update(factory, witness, size=reported)
             continue
+        if response.status_code == 422:
+            # Its tree of size `old` is not ours: the log forked, or our database went back.
+            _update(factory, witness, forked_size=old, forked_at=utcnow())
         if response.status_code != 200:
             snippet = response.content[:200].decode("utf-8", errors="replace").strip()
             return _failed(
@@ -300,12 +310,18 @@ def _submit(factory: sessionmaker[Session], witness: PolicyWitness, http: httpx.
             last_error=None,
             ahead_size=None,
             ahead_at=None,
+            forked_size=None,
+            forked_at=None,
         )
     return _failed(factory, witness, "见证人多次应答 409，未能对齐大小")
 
 
 def ahead_of_us(session: Session) -> str | None:
-    """A Chinese alarm if a witness has cosigned a larger log than this database holds, else None."""
+    """A Chinese alarm if a witness has cosigned a log this database does not hold, else None.
+
+    Either it reported (409) a size beyond our latest checkpoint, or it refused (422) a
+    consistency proof from a size it cosigned: its tree of that size is not ours.
+    """
     latest = store.latest_checkpoint(session)
     ours = latest.size if latest is not None else 0
     ahead = session.scalars(
@@ -313,87 +329,27 @@ def ahead_of_us(session: Session) -> str | None:
         .where(WitnessState.ahead_size.is_not(None), WitnessState.ahead_size > ours)
         .order_by(WitnessState.ahead_size.desc())
     ).first()
-    if ahead is None:
-        return None
-    return (
-        f"见证人“{ahead.name}”报告它已为本日志联署过大小为 {ahead.ahead_size} 的检查点，"
-        f"而本数据库最新的签名检查点只到大小 {ours}：数据库可能被恢复为较旧的副本（日志被回滚）。"
-        "请停止签名，找回最新的数据库（或核对数据目录中保存的最新检查点）后再恢复服务。"
-    )
-
-
-class Witnessing:
-    """This process's witnessing thread: wakes on every new checkpoint and periodically."""
-
-    def __init__(
-        self,
-        factory: sessionmaker[Session],
-        policy: Policy,
-        *,
-        interval: float = 30.0,
-        timeout: float = 10.0,
-        then: Callable[[], None] | None = None,
-    ) -> None:
-        self.factory = factory
-        self.policy = policy
-        self.interval = interval
-        self.then = then
-        self.http = httpx.Client(timeout=timeout, follow_redirects=False)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        with factory() as session:
-            ensure_states(session, policy)
-            session.commit()
-
-    @property
-    def witnesses(self) -> list[PolicyWitness]:
-        return [w for w in self.policy.witnesses if w.url is not None]
-
-    def run_once(self) -> list[Outcome]:
-        """One round: every witness with a URL that is due."""
-        outcomes = [submit(self.factory, w, self.http) for w in self.witnesses]
-        if self.then is not None and any(o.status == "cosigned" for o in outcomes):
-            self.then()
-        return outcomes
-
-    def poke(self) -> None:
-        """A checkpoint was signed: send it (from the thread, never from the caller)."""
-        self._wake.set()
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="witnessing", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=15)
-        self.http.close()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # the thread must outlive a database hiccup
-                log.exception("witnessing round failed")
-            self._wake.wait(self.interval)
-            self._wake.clear()
+    advice = "请停止签名，找回最新的数据库（或核对数据目录中保存的最新检查点）后再恢复服务。"
+    if ahead is not None:
+        return (
+            f"见证人“{ahead.name}”报告它已为本日志联署过大小为 {ahead.ahead_size} 的检查点，"
+            f"而本数据库最新的签名检查点只到大小 {ours}：数据库可能被恢复为较旧的副本"
+            f"（日志被回滚）。{advice}"
+        )
+    forked = session.scalars(
+        select(WitnessState)
+        .where(WitnessState.forked_size.is_not(None))
+        .order_by(WitnessState.name)
+    ).first()
+    if forked is not None:
+        return (
+            f"见证人“{forked.name}”拒绝了本日志从大小 {forked.forked_size} 起的一致性证明："
+            f"它联署过的大小为 {forked.forked_size} 的日志与本数据库的不同（本数据库最新的签名"
+            f"检查点大小为 {ours}）。数据库可能被恢复为旧副本后又写入了新条目（日志分叉）。{advice}"
+        )
+    return None
 
 
 def status(session: Session) -> list[WitnessState]:
     """Every witness the client knows, by name."""
     return list(session.scalars(select(WitnessState).order_by(WitnessState.name)))
-
-
-def start_witnessing(
-    settings: Settings, factory: sessionmaker[Session], signer: Signer
-) -> Witnessing | None:
-    """The witnessing thread of this process, if a witness policy is configured."""
-    if settings.witness_policy is None:
-        return None
-    policy = load_policy(settings.witness_policy, signer.verifier_key)
-    client = Witnessing(factory, policy, interval=settings.witness_retry_seconds)
-    client.start()
-    return client

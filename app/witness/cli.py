@@ -71,7 +71,8 @@ def push() -> None:
     from app.config import get_settings
     from app.db import make_engine, make_sessionmaker
     from app.ledger.keys import load_or_create_signer
-    from app.ledger.witnessing import Witnessing, WitnessPolicyError, load_policy
+    from app.ledger.witness_worker import Witnessing
+    from app.ledger.witnessing import WitnessPolicyError, load_policy
 
     settings = get_settings()
     if settings.witness_policy is None:

@@ -41,6 +41,8 @@ def upgrade() -> None:
     sa.Column('size', sa.BigInteger(), nullable=True),
     sa.Column('ahead_size', sa.BigInteger(), nullable=True),
     sa.Column('ahead_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('forked_size', sa.BigInteger(), nullable=True),
+    sa.Column('forked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('failures', sa.Integer(), nullable=False),
     sa.Column('next_attempt', sa.DateTime(timezone=True), nullable=True),
