@@ -82,10 +82,11 @@ def _policy(tmp_path: Path, signer: Signer, *witnesses: Running, quorum: str = "
     return path
 
 
-def _append(factory: sessionmaker[Session], signer: Signer, count: int) -> int:
+def _append(factory: sessionmaker[Session], signer: Signer, count: int, tag: str = "") -> int:
     with factory() as session:
         for i in range(count):
-            store.append(session, {"kind": "inspection", "at": "2025-06-01T00:00:00Z", "n": i})
+            entry = {"kind": "inspection", "at": "2025-06-01T00:00:00Z", "n": i, "tag": tag}
+            store.append(session, entry)
         session.commit()
     with factory() as session:
         size = store.sign_checkpoint(session, signer).size
@@ -406,3 +407,80 @@ def test_three_workers_ask_the_witness_once_per_checkpoint(
     sent = Counter(int(r.split(b"\n\n")[1].split(b"\n")[1]) for r in running.witness.requests)
     assert sent and max(sent.values()) == 1, sent
     assert max(sent) == size
+
+
+# -- the issue's insider: copy the database, run on, put the old copy back -------------
+
+
+def _snapshot(request: pytest.FixtureRequest, db_url: str, engine: Engine, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """(save, restore): a copy of the whole database, and putting it back, as a DBA would."""
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import _admin_execute
+
+    url = make_url(db_url)
+    if url.get_backend_name() == "sqlite":
+        live, copy = Path(str(url.database)), tmp_path / "backup.sqlite3"
+
+        def save() -> None:
+            with engine.connect() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            engine.dispose()
+            copy.write_bytes(live.read_bytes())
+
+        def restore() -> None:
+            engine.dispose()
+            for extra in ("-wal", "-shm"):
+                Path(str(live) + extra).unlink(missing_ok=True)
+            live.write_bytes(copy.read_bytes())
+
+        return save, restore
+    admin = request.getfixturevalue("pg_admin_url")
+    name = url.database
+
+    def pg_save() -> None:
+        engine.dispose()
+        _admin_execute(admin, f"CREATE DATABASE {name}_copy TEMPLATE {name}")
+
+    def pg_restore() -> None:
+        engine.dispose()
+        _admin_execute(
+            admin,
+            f"DROP DATABASE {name} WITH (FORCE)",
+            f"CREATE DATABASE {name} TEMPLATE {name}_copy",
+            f"DROP DATABASE {name}_copy",
+        )
+
+    return pg_save, pg_restore
+
+
+@pytest.mark.parametrize("written_again", [False, True])
+def test_a_restored_database_is_caught_by_the_witness(
+    request: pytest.FixtureRequest,
+    db_url: str,
+    engine: Engine,
+    session_factory: sessionmaker[Session],
+    signer: Signer,
+    one: Running,
+    tmp_path: Path,
+    written_again: bool,
+) -> None:
+    save, restore = _snapshot(request, db_url, engine, tmp_path)
+    path = _policy(tmp_path, signer, one)
+    _append(session_factory, signer, 14)
+    assert _client(session_factory, path, signer).run_once()[0].status == "cosigned"
+    save()
+    _append(session_factory, signer, 3)
+    assert _client(session_factory, path, signer).run_once()[0].size == 17
+    restore()
+    with session_factory() as session:
+        assert store.size(session) == 14 and witnessing.ahead_of_us(session) is None
+    if written_again:  # a different ceremony runs before the service asks anyone
+        _append(session_factory, signer, 3, tag="another ceremony")
+    outcome = _client(session_factory, path, signer).run_once()[0]
+    with session_factory() as session:
+        alarm = witnessing.ahead_of_us(session)
+        kept = session.scalars(select(Cosignature.size)).all()
+    assert alarm is not None, outcome
+    assert ("分叉" if written_again else "回滚") in alarm
+    assert 17 not in kept  # nothing the witness says about the other history is stored
