@@ -266,3 +266,51 @@ def test_a_key_that_others_can_read_is_refused(witness: Witness, tmp_path: Path)
     (witness.directory / "witness.key").chmod(0o600)
     answer = _cli("witness", "serve", "--dir", str(witness.directory), "--logs", str(empty))
     assert answer.returncode == 1 and "没有 log 行" in answer.stderr
+
+
+def test_push_and_status_from_the_command_line(
+    db_url: str,
+    session_factory: sessionmaker[Session],
+    signer: Signer,
+    witness: Witness,
+    tmp_path: Path,
+) -> None:
+    policy = tmp_path / "policy.txt"
+    policy.write_text(
+        f"log {signer.verifier_key}\nwitness 纪检 {witness.vkey} {witness.url}\nquorum 纪检\n"
+    )
+    with session_factory() as session:
+        store.append(session, {"kind": "inspection", "at": "2025-06-01T00:00:00Z"})
+        session.commit()
+    env = os.environ | {
+        "SHUANGSUI_DATABASE_URL": db_url,
+        "SHUANGSUI_DATA_DIR": str(tmp_path / "logdata"),
+        "SHUANGSUI_LOG_ORIGIN": ORIGIN,
+        "SHUANGSUI_WITNESS_POLICY": str(policy),
+    }
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-c", "from app.cli import main; main()", "witness", *args]
+        return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+
+    before = run("status")
+    assert before.returncode == 0 and "未知" in before.stdout
+    # The entry has no checkpoint yet: push signs none, the service's commit hook does.
+    with session_factory() as session:
+        store.sign_checkpoint(session, signer)
+        session.commit()
+    pushed = run("push")
+    assert pushed.returncode == 0, pushed.stderr
+    assert "纪检：已联署 大小 1" in pushed.stdout
+    # Asked again (a push always asks), the witness cosigns the same checkpoint again;
+    # the first cosignature stays the one kept.
+    assert "纪检：已联署 大小 1" in run("push").stdout
+    with session_factory() as session:
+        checkpoint = session.get(store.Checkpoint, 1)
+        assert checkpoint is not None
+        assert store.published_note(session, checkpoint).count("\u2014 ") == 2
+    after = run("status")
+    assert after.returncode == 0 and "已联署大小 1" in after.stdout
+    policy.write_text("witness 纪检 broken\nquorum 纪检\n")
+    broken = run("push")
+    assert broken.returncode == 1 and "策略文件第 1 行" in broken.stderr

@@ -110,14 +110,30 @@ def push() -> None:
 def status() -> None:
     """What the log knows of each witness: the size it cosigned, the last error, any alarm."""
     from app.cli import _unit_of_work
+    from app.config import get_settings
     from app.ledger import witnessing
+    from app.ledger.witness_models import WitnessState
 
-    with _unit_of_work() as (session, _signer):
-        for state in witnessing.status(session):
+    settings = get_settings()
+    with _unit_of_work() as (session, signer):
+        states = {state.vkey: state for state in witnessing.status(session)}
+        if settings.witness_policy is not None:
+            try:
+                policy = witnessing.load_policy(settings.witness_policy, signer.verifier_key)
+            except witnessing.WitnessPolicyError as exc:
+                typer.echo(str(exc), err=True)
+                raise typer.Exit(code=1) from exc
+            for witness in policy.witnesses:
+                if witness.url is None:
+                    typer.echo(f"{witness.name}\t（无网址：只用于验证，不向其提交）")
+                elif witness.vkey not in states:
+                    states[witness.vkey] = WitnessState(vkey=witness.vkey, name=witness.name)
+        for state in sorted(states.values(), key=lambda s: s.name):
             size = "未知" if state.size is None else str(state.size)
             error = f"；最近的错误：{state.last_error}" if state.last_error else ""
             typer.echo(f"{state.name}\t已联署大小 {size}{error}")
         alarm = witnessing.ahead_of_us(session)
+        session.expunge_all()
     if alarm:
         typer.echo(alarm, err=True)
         raise typer.Exit(code=2)
