@@ -314,3 +314,52 @@ def test_push_and_status_from_the_command_line(
     policy.write_text("witness 纪检 broken\nquorum 纪检\n")
     broken = run("push")
     assert broken.returncode == 1 and "策略文件第 1 行" in broken.stderr
+
+
+def test_hostile_requests_get_a_4xx_never_an_error(tmp_path: Path, signer: Signer) -> None:
+    from app.ledger.checkpoint import parse_verifier_key
+    from app.ledger.cosignature import generate_cosigner, parse_cosigner_key
+    from app.witness.core import Witness as Core
+    from app.witness.state import WitnessState
+
+    secret, _ = generate_cosigner(WITNESS_NAME)
+    core = Core(
+        parse_cosigner_key(secret),
+        {ORIGIN: [parse_verifier_key(signer.verifier_key)]},
+        WitnessState(tmp_path / "state.sqlite3"),
+    )
+    note = _note(signer, 1, hashlib.sha256(b"\x00x").digest())
+    sig = note.split("\n\n")[1]
+    hostile = [
+        b"\xff\xfe",
+        b"old 99999999999999999999999\n\n" + note.encode(),
+        b"old -1\n\n" + note.encode(),
+        b"old \xd9\xa1\n\n" + note.encode(),  # an Arabic-Indic digit one
+        b"old 0\n\n",
+        b"old 0\n\n\n\n" + sig.encode(),
+        b"old 0\n\n" + note.encode()[:-1],
+        b"old 0\n\n" + note.replace("\u2014", "-").encode(),
+        b"old 0\n\n" + note.replace(" ", "  ").encode(),
+        b"old 0\n\n" + note.replace("\n1\n", "\n01\n").encode(),
+        b"old 0\n\n" + note.replace("\n1\n", "\n\n1\n").encode(),
+        b"old 0\n\n" + (note[:-1] + "\n" + sig * 70).encode(),
+        b"old 0\n\n" + note.encode() + b"x" * 70000,
+        b"old 0\n" + b"AAAA\n" * 10 + b"\n" + note.encode(),
+    ]
+    for body in hostile:
+        answer = core.add_checkpoint(body)
+        assert answer.status in (400, 403, 404), (body[:60], answer)
+    assert core.state.latest(ORIGIN).size == 0
+
+
+def test_the_independent_witness_shares_no_code_with_the_service() -> None:
+    import ast
+
+    source = (ROOT / "tests" / "independent_witness" / "witness.py").read_text()
+    imported = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module.split(".")[0])
+    assert imported <= set(sys.stdlib_module_names) | {"cryptography"}, imported
