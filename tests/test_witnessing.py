@@ -247,6 +247,18 @@ def test_a_wrong_cosignature_is_refused_and_retried_later(
     assert client.run_once()[0].status == "cosigned"
 
 
+def test_a_cosignature_from_the_future_is_not_kept(
+    session_factory: sessionmaker[Session], signer: Signer, one: Running, tmp_path: Path
+) -> None:
+    client = _client(session_factory, _policy(tmp_path, signer, one), signer)
+    _append(session_factory, signer, 2)
+    one.witness.clock_skew = 86400
+    outcome = client.run_once()[0]
+    assert outcome.status == "failed" and "未来" in outcome.detail
+    with session_factory() as session:
+        assert not session.scalars(select(Cosignature)).all()
+
+
 def test_an_unreachable_witness_backs_off(
     session_factory: sessionmaker[Session], signer: Signer, tmp_path: Path, one: Running
 ) -> None:

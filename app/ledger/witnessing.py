@@ -44,6 +44,8 @@ LONGEST_RETRY = timedelta(hours=1)
 # Rounds of one submission: a 409 to learn the witness's size, then the real request,
 # and once more if the log grew meanwhile.
 MAX_ROUNDS = 4
+# How far ahead of our clock a witness's cosignature time may be.
+FUTURE_SLACK = timedelta(minutes=10)
 
 
 class WitnessPolicyError(RuntimeError):
@@ -289,6 +291,9 @@ def _submit(
         if isinstance(found, str):
             return _failed(factory, witness, found)
         line, timestamp = found
+        if timestamp > utcnow().timestamp() + FUTURE_SLACK.total_seconds():
+            # Verifiers may reject cosignatures from the future: such a one is not kept.
+            return _failed(factory, witness, f"见证人的联署时间 {timestamp} 在未来（时钟有误）")
         with factory() as session:
             add_cosignature(
                 session,

@@ -78,6 +78,7 @@ class IndependentWitness:
         # Misbehaviours a test may switch on: sign with another key, or be slow.
         self.wrong_key = False
         self.delay = 0.0
+        self.clock_skew = 0
 
     def handle(self, body: bytes) -> tuple[int, str, bytes]:
         """(status, content type, body) for one add-checkpoint request."""
@@ -131,7 +132,7 @@ class IndependentWitness:
             if old and not consistent(old, size, proof, self.root, root):
                 return 422, "text/plain", b"inconsistent\n"
             self.size, self.root = size, root
-            stamp = int(time.time())
+            stamp = int(time.time()) + self.clock_skew
             message = f"cosignature/v1\ntime {stamp}\n".encode() + body_text.encode()
             time.sleep(self.delay)
             signer = Ed25519PrivateKey.generate() if self.wrong_key else self.private
