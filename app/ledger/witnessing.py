@@ -245,7 +245,8 @@ def _submit(
             if latest is None or state is None:
                 return Outcome(witness.name, "current")
             if not probe and _is_current(session, witness):
-                return Outcome(witness.name, "cosigned" if cosigned else "current", cosigned)
+                status = "current" if cosigned is None else "cosigned"
+                return Outcome(witness.name, status, cosigned)
             known = state.size
             old = known if known is not None and known <= latest.size else 0
             proof = store.consistency_proof(session, old, latest.size) if old else []
