@@ -15,6 +15,7 @@ import typer
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
 from app.migrate import upgrade
+from app.witness.cli import witness_cli
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -253,6 +254,7 @@ keys_cli = typer.Typer(help="API 密钥：创建、查询、吊销（密钥只�
 cli.add_typer(plan_cli, name="plan")
 cli.add_typer(draw_cli, name="draw")
 cli.add_typer(keys_cli, name="keys")
+cli.add_typer(witness_cli, name="witness")
 
 
 @contextmanager

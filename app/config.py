@@ -23,6 +23,15 @@ class Settings(BaseSettings):
     log_origin: str = Field(
         default="hengyang.yjj/draws", description="The origin line of the public log."
     )
+    witness_policy: Path | None = Field(
+        default=None,
+        description="A C2SP tlog-policy file: the witnesses (with URLs) each checkpoint is sent to.",
+    )
+    witness_retry_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often each worker looks for checkpoints a witness has not cosigned yet.",
+    )
     ceremony_window_minutes: int = Field(
         default=120,
         ge=5,

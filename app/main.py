@@ -23,6 +23,7 @@ from app.idempotency import Replay
 from app.ledger.keys import load_or_create_signer
 from app.ledger.router import router as log_router
 from app.ledger.store import sign_after_commit
+from app.ledger.witness_worker import start_witnessing
 from app.limits import BodySizeLimit, InFlight
 from app.observability import install_observability
 from app.openapi import install as install_openapi
@@ -135,11 +136,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.signer = load_or_create_signer(settings.data_dir, settings.log_origin)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
-        # Every commit that grew the log gets its checkpoint, and the public pages read the new size.
-        sign_after_commit(
-            app.state.sessionmaker, app.state.signer, then=app.state.log_version.expire
-        )
+        app.state.witnessing = start_witnessing(settings, app.state.sessionmaker, app.state.signer)
+
+        def signed() -> None:
+            app.state.log_version.expire()
+            if app.state.witnessing is not None:
+                app.state.witnessing.poke()
+
+        # Every commit that grew the log gets its checkpoint, and the public pages read the
+        # new size; the witnesses are asked in the background.
+        sign_after_commit(app.state.sessionmaker, app.state.signer, then=signed)
         yield
+        if app.state.witnessing is not None:
+            app.state.witnessing.stop()
         engine.dispose()
 
     app = FastAPI(

@@ -5,6 +5,7 @@ from app.db import Base
 from app.draws.models import Draw, Outcome, Plan
 from app.history import ChangeRecord
 from app.ledger.models import Checkpoint, LogEntry, LogHead, LogNode
+from app.ledger.witness_models import Cosignature, WitnessState
 from app.pools.models import (
     ConflictOfInterest,
     County,
@@ -22,12 +23,14 @@ __all__ = [
     "Base",
     "ChangeRecord",
     "Checkpoint",
+    "Cosignature",
     "Draw",
     "LogEntry",
     "LogHead",
     "LogNode",
     "Outcome",
     "Plan",
+    "WitnessState",
     "ConflictOfInterest",
     "County",
     "Enterprise",

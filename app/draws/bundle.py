@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.draws.models import Draw
+from app.ledger import cosigned
 from app.ledger import store as ledger
 from app.ledger.keys import Signer
 
@@ -58,6 +59,8 @@ def draw_bundle(session: Session, draw: Draw, signer: Signer) -> dict[str, Any]:
             "origin": signer.name,
             "verifier_key": signer.verifier_key,
             "checkpoint": ledger.published_note(session, checkpoint),
+            # Which witnesses' cosignatures the checkpoint above carries.
+            "cosignatures": cosigned.listed(session, checkpoint.size),
             "tree_size": checkpoint.size,
             "root_hash": ledger.b64(checkpoint.root_hash),
             "entries": entries,

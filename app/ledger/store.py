@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.errors import DomainError, InvalidInput, NotFound
 from app.ledger import merkle
 from app.ledger.checkpoint import format_checkpoint
+from app.ledger.cosigned import cosignatures_of
 from app.ledger.keys import Signer
 from app.ledger.models import Checkpoint, LogEntry, LogHead, LogNode
 
@@ -168,7 +169,7 @@ def _insert_for(session: Session) -> Callable[..., Any]:
 
 def published_note(session: Session, checkpoint: Checkpoint) -> str:
     """The checkpoint as the log serves it: its signed note, with the cosignatures it has."""
-    return checkpoint.note
+    return checkpoint.note + "".join(c.line for c in cosignatures_of(session, checkpoint.size))
 
 
 def current_checkpoint(

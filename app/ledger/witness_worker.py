@@ -1,0 +1,93 @@
+"""This process's witnessing thread: it wakes on every checkpoint this process signs,
+and every `witness_retry_seconds`, and sends the latest checkpoint to each witness
+that has not cosigned it (`witnessing.submit`). Ceremonies only wake it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Settings
+from app.ledger.keys import Signer
+from app.ledger.policy import Policy, PolicyWitness
+from app.ledger.witnessing import Outcome, ensure_states, load_policy, submit
+
+log = logging.getLogger("shuangsui.witnessing")
+
+
+class Witnessing:
+    """This process's witnessing thread: wakes on every new checkpoint and periodically."""
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        policy: Policy,
+        *,
+        interval: float = 30.0,
+        timeout: float = 10.0,
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        self.factory = factory
+        self.policy = policy
+        self.interval = interval
+        self.then = then
+        self.http = httpx.Client(timeout=timeout, follow_redirects=False)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._probed = False
+        with factory() as session:
+            ensure_states(session, policy)
+            session.commit()
+
+    @property
+    def witnesses(self) -> list[PolicyWitness]:
+        return [w for w in self.policy.witnesses if w.url is not None]
+
+    def run_once(self) -> list[Outcome]:
+        """One round: every witness with a URL that is due (all of them, in the first round)."""
+        probe, self._probed = not self._probed, True
+        outcomes = [submit(self.factory, w, self.http, probe=probe) for w in self.witnesses]
+        if self.then is not None and any(o.status == "cosigned" for o in outcomes):
+            self.then()
+        return outcomes
+
+    def poke(self) -> None:
+        """A checkpoint was signed: send it (from the thread, never from the caller)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="witnessing", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+        self.http.close()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # the thread must outlive a database hiccup
+                log.exception("witnessing round failed")
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+
+def start_witnessing(
+    settings: Settings, factory: sessionmaker[Session], signer: Signer
+) -> Witnessing | None:
+    """The witnessing thread of this process, if a witness policy is configured."""
+    if settings.witness_policy is None:
+        return None
+    policy = load_policy(settings.witness_policy, signer.verifier_key)
+    client = Witnessing(factory, policy, interval=settings.witness_retry_seconds)
+    client.start()
+    return client
