@@ -227,8 +227,10 @@ def test_every_json_answer_is_typed_with_named_schemas(client: TestClient) -> No
         "责令限期整改",
         "立案查处",
     ]
-    bundle = schemas["DrawBundle"]["properties"]
-    assert "cosignatures" in bundle and "cosignatures" not in schemas["DrawBundle"]["required"]
+    # The bundle names the witnesses whose cosignatures its checkpoint carries.
+    cosignatures = schemas["BundleLog"]["properties"]["cosignatures"]
+    assert cosignatures["items"] == {"$ref": "#/components/schemas/BundleCosignature"}
+    assert set(schemas["BundleCosignature"]["required"]) == {"witness", "key_id", "timestamp"}
 
 
 # -- the answers ----------------------------------------------------------------------

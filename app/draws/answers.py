@@ -274,6 +274,14 @@ class BundleEntry(_Closed):
     inclusion_proof: list[str] = Field(description="对 tree_size 的包含证明（base64 哈希）")
 
 
+class BundleCosignature(_Closed):
+    """One witness's cosignature of the bundle's checkpoint; the line itself is in the checkpoint."""
+
+    witness: str = Field(description="见证人的密钥名")
+    key_id: str = Field(description="见证人密钥编号（4 字节，十六进制）")
+    timestamp: int = Field(description="见证人联署的时间（Unix 秒）")
+
+
 class BundleLog(_Closed):
     origin: str
     verifier_key: str
@@ -281,6 +289,9 @@ class BundleLog(_Closed):
     tree_size: int
     root_hash: str
     entries: list[BundleEntry]
+    cosignatures: list[BundleCosignature] = Field(
+        description="检查点所带的见证人联署（C2SP cosignature/v1），按见证人名排序"
+    )
 
 
 class DrawBundle(_Closed):
@@ -301,9 +312,6 @@ class DrawBundle(_Closed):
     seed_detail: SeedDetail | None
     announcement: Announcement
     log: BundleLog
-    cosignatures: list[str] | None = Field(
-        default=None, description="本包所含的见证人联署（cosignature/v1 签名行）"
-    )
 
 
 # -- fairness and preview -----------------------------------------------------------
