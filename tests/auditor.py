@@ -7,6 +7,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from types import ModuleType
@@ -16,6 +17,19 @@ import consistent_sampler
 import httpx
 
 VERIFIER = Path(__file__).resolve().parents[1] / "verifier" / "verify.py"
+
+
+def copy_verifier(folder: Path) -> Path:
+    """The verifier as an auditor downloads it: verify.py and its package, nothing else."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(VERIFIER, folder / "verify.py")
+    shutil.copytree(
+        VERIFIER.parent / "shuangsui_verify",
+        folder / "shuangsui_verify",
+        ignore=shutil.ignore_patterns("__pycache__"),
+        dirs_exist_ok=True,
+    )
+    return folder / "verify.py"
 
 
 def load_verifier() -> ModuleType:

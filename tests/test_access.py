@@ -47,6 +47,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/docs"): PUBLIC,
     ("GET", "/verify"): PUBLIC,
     ("GET", "/verify.py"): PUBLIC,
+    ("GET", "/verifier.zip"): PUBLIC,
     ("GET", "/enterprises/{uscc}"): PUBLIC,
     ("GET", "/redoc"): PUBLIC,
     ("GET", "/api/v1/log/checkpoint"): PUBLIC,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +114,12 @@ def test_the_verifier_and_its_guide_are_on_the_site(
     assert verifier.status_code == 200
     assert verifier.content == (ROOT / "verifier" / "verify.py").read_bytes()
     assert 'filename="verify.py"' in verifier.headers["content-disposition"]
+    bundled = client.get("/verifier.zip", headers=PUBLIC)
+    assert bundled.status_code == 200 and bundled.content == client.get("/verifier.zip").content
+    with zipfile.ZipFile(io.BytesIO(bundled.content)) as archive:
+        assert archive.read("verify.py") == (ROOT / "verifier" / "verify.py").read_bytes()
+        for path in (ROOT / "verifier" / "shuangsui_verify").glob("*.py"):
+            assert archive.read(f"shuangsui_verify/{path.name}") == path.read_bytes()
     guide = client.get("/verify", headers=PUBLIC)
     assert guide.status_code == 200 and guide.headers["content-type"].startswith("text/html")
     first_heading = (ROOT / "docs" / "verify.md").read_text().splitlines()[0].lstrip("# ")
@@ -122,7 +130,7 @@ def test_the_verifier_and_its_guide_are_on_the_site(
     public_id = _draw(client, "2025-hazchem", "16180339887498948482")["public_id"]
     page = client.get(f"/draws/{public_id}", headers=PUBLIC).text
     key = client.get("/api/v1/log/key").text.strip()
-    assert 'href="/verify.py"' in page and 'href="/verify"' in page
+    assert 'href="/verifier.zip"' in page and 'href="/verify"' in page
     assert f"python verify.py {public_id}.json --key '{key}'" in page
 
 
