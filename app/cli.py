@@ -539,6 +539,28 @@ def verify(
     raise typer.Exit(code=module.main(args))
 
 
+@cli.command("monitor")
+def monitor(
+    url: Annotated[str, typer.Argument(help="日志的 tlog 前缀网址，如 https://…/tlog")],
+    state: Annotated[Path, typer.Option(help="状态文件（JSON），记录上次核实的检查点")],
+    key: Annotated[list[str], typer.Option(help="日志公钥（应独立取得；可重复，如换钥期间）")],
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(help="见证人公钥（cosignature/v1 vkey；可重复）：检查联署的新鲜度"),
+    ] = None,
+    max_age: Annotated[int, typer.Option(help="最新见证人联署的最大时长（秒）")] = 86_400,
+    watch: Annotated[
+        list[str] | None, typer.Option(help="关注的企业统一社会信用代码（可重复）")
+    ] = None,
+) -> None:
+    """Follow a public log over C2SP tiles; exit 0 sound, 1 ALARM, 2 cannot check, 3 news
+    about a watched enterprise (see docs/monitor.md)."""
+    from app.monitor import Options, http_fetch, run
+
+    options = Options(url, state, key, witness or [], max_age, watch or [])
+    raise typer.Exit(code=run(options, http_fetch))
+
+
 def main() -> None:
     """Entry point of the `shuangsui` command."""
     cli()
