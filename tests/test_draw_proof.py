@@ -335,3 +335,19 @@ def test_since_an_earlier_checkpoint_the_log_only_grew(
     unsigned = earlier.replace(earlier.split("\n")[2], _b64(forged_root))
     code, said = run(unsigned, str(tmp_path / "bundle.json"), "--log", base)
     assert code == 1 and "✗ 此前的检查点签名有效" in said, said
+
+
+def test_the_verifier_reads_a_proof_from_its_url(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    _demo(session_factory)
+    public_id = _done_draw(client)
+    key = client.get("/api/v1/log/key").text.strip()
+    verifier = load_verifier()
+    base = "http://auditor.invalid"
+    verifier.fetch = lambda url: client.get(url.removeprefix(base)).content
+    for path in ("proof", "proof.tlog-proof"):
+        said = io.StringIO()
+        with contextlib.redirect_stdout(said):
+            code = verifier.main([f"{base}/api/v1/draws/{public_id}/{path}", "--key", key])
+        assert code == 0 and f"draw={public_id}" in said.getvalue(), said.getvalue()

@@ -63,12 +63,16 @@ def run(inputs: Inputs, fetch: Fetch) -> int:
         policy, bad_key = trust(inputs)
         since = _read_text(inputs.since_file) if inputs.since_file else None
         proof_text = _read_text(inputs.proof_file) if inputs.proof_file else None
-        is_proof = inputs.source.endswith(".tlog-proof") or (
-            not inputs.source.startswith(("http://", "https://"))
-            and _read_text(inputs.source).startswith(HEADER + "\n")
-        )
-        if is_proof:
-            return _run_proof(inputs, policy, bad_key, _read_text(inputs.source), since, fetch)
+        remote = inputs.source.startswith(("http://", "https://"))
+        if remote and inputs.source.endswith(("/proof", ".tlog-proof")):
+            text = fetch(inputs.source).decode("utf-8")
+            return _run_proof(inputs, policy, bad_key, text, since, fetch)
+        if not remote and (
+            inputs.source.endswith(".tlog-proof")
+            or _read_text(inputs.source).startswith(HEADER + "\n")
+        ):
+            text = _read_text(inputs.source)
+            return _run_proof(inputs, policy, bad_key, text, since, fetch)
         bundle = load(inputs.source)
         frame_hash = sha256_hex(jcs(bundle["frame"]))
     except (OSError, ValueError, KeyError, TypeError) as exc:
