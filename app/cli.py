@@ -525,8 +525,12 @@ def verify(
     draw_only: Annotated[
         bool, typer.Option("--draw-only", help="只核对 frame、seed、result")
     ] = False,
+    policy: Annotated[
+        Path | None, typer.Option(help="C2SP tlog-policy 信任策略（日志、见证人、法定数）")
+    ] = None,
+    proof: Annotated[Path | None, typer.Option(help="结果条目的 .tlog-proof 证明")] = None,
 ) -> None:
-    """Verify a draw's bundle with the standalone verifier (verifier/verify.py)."""
+    """Verify a draw's bundle (or a .tlog-proof) with the standalone verifier (verifier/verify.py)."""
     import importlib.util
 
     from app.migrate import PROJECT_ROOT
@@ -536,6 +540,9 @@ def verify(
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     args = [bundle] + (["--key", key] if key else []) + (["--draw-only"] if draw_only else [])
+    args += (["--policy", str(policy)] if policy else []) + (
+        ["--proof", str(proof)] if proof else []
+    )
     raise typer.Exit(code=module.main(args))
 
 
