@@ -132,6 +132,7 @@ def test_the_verifier_and_its_guide_are_on_the_site(
     key = client.get("/api/v1/log/key").text.strip()
     assert 'href="/verifier.zip"' in page and 'href="/verify"' in page
     assert f"python verify.py {public_id}.json --key '{key}'" in page
+    assert f'href="/api/v1/draws/{public_id}/proof.tlog-proof"' in page
 
 
 def test_people_get_error_pages_and_the_api_keeps_problem_json(client: ApiClient) -> None:
