@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 import re
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -108,7 +111,7 @@ def test_annulled_and_replacement_draws_link_each_other(
 
 
 def test_the_verifier_and_its_guide_are_on_the_site(
-    client: ApiClient, session_factory: sessionmaker[Session]
+    client: ApiClient, session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
     verifier = client.get("/verify.py", headers=PUBLIC)
     assert verifier.status_code == 200
@@ -120,6 +123,17 @@ def test_the_verifier_and_its_guide_are_on_the_site(
         assert archive.read("verify.py") == (ROOT / "verifier" / "verify.py").read_bytes()
         for path in (ROOT / "verifier" / "shuangsui_verify").glob("*.py"):
             assert archive.read(f"shuangsui_verify/{path.name}") == path.read_bytes()
+    zipped = tmp_path / "verifier.zip"
+    zipped.write_bytes(bundled.content)
+    ran = subprocess.run(  # runs as it is downloaded, without the project
+        [sys.executable, str(zipped), "missing.json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"]},
+        check=False,
+    )
+    assert ran.returncode == 2 and "cannot read the input" in ran.stdout, ran.stdout + ran.stderr
     guide = client.get("/verify", headers=PUBLIC)
     assert guide.status_code == 200 and guide.headers["content-type"].startswith("text/html")
     first_heading = (ROOT / "docs" / "verify.md").read_text().splitlines()[0].lstrip("# ")
