@@ -527,8 +527,12 @@ def verify(
     draw_only: Annotated[
         bool, typer.Option("--draw-only", help="只核对 frame、seed、result")
     ] = False,
+    policy: Annotated[
+        Path | None, typer.Option(help="C2SP tlog-policy 信任策略（日志、见证人、法定数）")
+    ] = None,
+    proof: Annotated[Path | None, typer.Option(help="结果条目的 .tlog-proof 证明")] = None,
 ) -> None:
-    """Verify a draw's bundle with the standalone verifier (verifier/verify.py)."""
+    """Verify a draw's bundle (or a .tlog-proof) with the standalone verifier (verifier/verify.py)."""
     import importlib.util
 
     from app.migrate import PROJECT_ROOT
@@ -538,7 +542,32 @@ def verify(
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     args = [bundle] + (["--key", key] if key else []) + (["--draw-only"] if draw_only else [])
+    args += (["--policy", str(policy)] if policy else []) + (
+        ["--proof", str(proof)] if proof else []
+    )
     raise typer.Exit(code=module.main(args))
+
+
+@cli.command("monitor")
+def monitor(
+    url: Annotated[str, typer.Argument(help="日志的 tlog 前缀网址，如 https://…/tlog")],
+    state: Annotated[Path, typer.Option(help="状态文件（JSON），记录上次核实的检查点")],
+    key: Annotated[list[str], typer.Option(help="日志公钥（应独立取得；可重复，如换钥期间）")],
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(help="见证人公钥（cosignature/v1 vkey；可重复）：检查联署的新鲜度"),
+    ] = None,
+    max_age: Annotated[int, typer.Option(help="最新见证人联署的最大时长（秒）")] = 86_400,
+    watch: Annotated[
+        list[str] | None, typer.Option(help="关注的企业统一社会信用代码（可重复）")
+    ] = None,
+) -> None:
+    """Follow a public log over C2SP tiles; exit 0 sound, 1 ALARM, 2 cannot check, 3 news
+    about a watched enterprise (see docs/monitor.md)."""
+    from app.monitor import Options, http_fetch, run
+
+    options = Options(url, state, key, witness or [], max_age, watch or [])
+    raise typer.Exit(code=run(options, http_fetch))
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from app.draws.router import router as draws_router
 from app.errors import DomainError, Problem, problem_response
 from app.idempotency import Replay
 from app.ledger.keys import load_or_create_signer
+from app.ledger.proof_router import router as proof_router
 from app.ledger.router import router as log_router
 from app.ledger.store import sign_after_commit
 from app.ledger.witness_worker import start_witnessing
@@ -195,6 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pools_router)
     app.include_router(draws_router)
     app.include_router(log_router)
+    app.include_router(proof_router)
     app.include_router(public_router)
     app.include_router(docs_router)
     app.include_router(guide_router)

@@ -1,5 +1,6 @@
 """An auditor's pass over every draw a test made: the standalone verifier on each
-bundle, and every count stratum re-derived with PyPI consistent_sampler."""
+bundle (with its result's tlog-proof), and every count stratum re-derived with PyPI
+consistent_sampler."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import shutil
 import tempfile
 from pathlib import Path
 from types import ModuleType
@@ -16,6 +18,19 @@ import consistent_sampler
 import httpx
 
 VERIFIER = Path(__file__).resolve().parents[1] / "verifier" / "verify.py"
+
+
+def copy_verifier(folder: Path) -> Path:
+    """The verifier as an auditor downloads it: verify.py and its package, nothing else."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(VERIFIER, folder / "verify.py")
+    shutil.copytree(
+        VERIFIER.parent / "shuangsui_verify",
+        folder / "shuangsui_verify",
+        ignore=shutil.ignore_patterns("__pycache__"),
+        dirs_exist_ok=True,
+    )
+    return folder / "verify.py"
 
 
 def load_verifier() -> ModuleType:
@@ -54,9 +69,14 @@ def verify_every_draw(client: httpx.Client) -> int:
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "bundle.json"
             path.write_text(json.dumps(bundle, ensure_ascii=False), encoding="utf-8")
+            args = [str(path), "--key", key, "--log", base]
+            if bundle["result"] is not None:  # the result entry's tlog-proof, checked beside it
+                proof = Path(folder) / "result.tlog-proof"
+                proof.write_text(client.get(f"/api/v1/draws/{draw['public_id']}/proof").text)
+                args += ["--proof", str(proof)]
             said = io.StringIO()
             with contextlib.redirect_stdout(said):
-                code = verifier.main([str(path), "--key", key, "--log", base])
+                code = verifier.main(args)
         stands = bundle["status"] == "done"
         assert code == (0 if stands else 3), (
             f"{draw['public_id']} ({bundle['status']}) answers {code}:\n{said.getvalue()}"

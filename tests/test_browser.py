@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -21,6 +20,7 @@ import pytest
 from app.db import make_engine, make_sessionmaker
 from app.pools.demo import demo_pool
 from app.pools.demo_load import load_demo_pool
+from tests.auditor import copy_verifier
 from tests.conftest import IN_CI
 from tests.factories import ceremony_time, reveal_dice
 from tests.test_algorithm_vectors import VECTORS_DIR
@@ -153,7 +153,7 @@ def test_the_public_reads_and_verifies_a_draw(
     # verify it from a directory without the project, as an auditor would
     auditor = tmp_path / "auditor"
     auditor.mkdir()
-    shutil.copy(ROOT / "verifier" / "verify.py", auditor / "verify.py")
+    copy_verifier(auditor)
     result = subprocess.run(
         [sys.executable, "verify.py", str(bundle_path), "--key", key],
         cwd=auditor,

@@ -61,6 +61,9 @@ def test_verify_command_runs_the_standalone_verifier(run: CliRunner, tmp_path: P
     _ok(run, "draw", "bundle", public_id, "-o", str(bundle))
     key = (tmp_path / "data" / "log-verifier.key").read_text().strip()
     assert "通过 / PASSED" in _ok(run, "verify", str(bundle), "--key", key)
+    policy = tmp_path / "policy.txt"
+    policy.write_text(f"log {key}\nquorum none\n")
+    assert "通过 / PASSED" in _ok(run, "verify", str(bundle), "--policy", str(policy))
     bundle.write_text(bundle.read_text().replace("27182818284590452353", "27182818284590452354"))
     assert run.invoke(cli, ["verify", str(bundle), "--key", key]).exit_code == 1
 

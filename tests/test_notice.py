@@ -68,6 +68,9 @@ def test_the_pdf_notice_is_an_official_document_one_can_check(
     key = client.get("/api/v1/log/key").text.strip()
     assert f"检查点大小{size}条" in text
     assert base64.b64decode(root_b64).hex() in text
+    assert root_b64 in text.replace("\n", "")  # as the checkpoint spells it
+    assert checkpoint[0] in text  # the origin
+    assert f"/api/v1/draws/{public_id}/proof.tlog-proof" in text.replace("\n", "")
     assert key.split("+")[1] in text  # the key id
     seeded = client.get(f"/api/v1/draws/{public_id}").json()["seeded_at"]
     year, month, day = (int(x) for x in seeded[:10].split("-"))

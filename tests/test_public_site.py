@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import os
 import re
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -106,12 +111,29 @@ def test_annulled_and_replacement_draws_link_each_other(
 
 
 def test_the_verifier_and_its_guide_are_on_the_site(
-    client: ApiClient, session_factory: sessionmaker[Session]
+    client: ApiClient, session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
     verifier = client.get("/verify.py", headers=PUBLIC)
     assert verifier.status_code == 200
     assert verifier.content == (ROOT / "verifier" / "verify.py").read_bytes()
     assert 'filename="verify.py"' in verifier.headers["content-disposition"]
+    bundled = client.get("/verifier.zip", headers=PUBLIC)
+    assert bundled.status_code == 200 and bundled.content == client.get("/verifier.zip").content
+    with zipfile.ZipFile(io.BytesIO(bundled.content)) as archive:
+        assert archive.read("verify.py") == (ROOT / "verifier" / "verify.py").read_bytes()
+        for path in (ROOT / "verifier" / "shuangsui_verify").glob("*.py"):
+            assert archive.read(f"shuangsui_verify/{path.name}") == path.read_bytes()
+    zipped = tmp_path / "verifier.zip"
+    zipped.write_bytes(bundled.content)
+    ran = subprocess.run(  # runs as it is downloaded, without the project
+        [sys.executable, str(zipped), "missing.json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"]},
+        check=False,
+    )
+    assert ran.returncode == 2 and "cannot read the input" in ran.stdout, ran.stdout + ran.stderr
     guide = client.get("/verify", headers=PUBLIC)
     assert guide.status_code == 200 and guide.headers["content-type"].startswith("text/html")
     first_heading = (ROOT / "docs" / "verify.md").read_text().splitlines()[0].lstrip("# ")
@@ -122,8 +144,9 @@ def test_the_verifier_and_its_guide_are_on_the_site(
     public_id = _draw(client, "2025-hazchem", "16180339887498948482")["public_id"]
     page = client.get(f"/draws/{public_id}", headers=PUBLIC).text
     key = client.get("/api/v1/log/key").text.strip()
-    assert 'href="/verify.py"' in page and 'href="/verify"' in page
+    assert 'href="/verifier.zip"' in page and 'href="/verify"' in page
     assert f"python verify.py {public_id}.json --key '{key}'" in page
+    assert f'href="/api/v1/draws/{public_id}/proof.tlog-proof"' in page
 
 
 def test_people_get_error_pages_and_the_api_keeps_problem_json(client: ApiClient) -> None:

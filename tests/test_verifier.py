@@ -8,7 +8,6 @@ import copy
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.pools.demo_load import load_demo_pool
+from tests.auditor import copy_verifier
 from tests.factories import ceremony_time, reveal_dice
 from tests.test_algorithm_vectors import VECTORS_DIR
 
@@ -30,7 +30,7 @@ WITNESSES = ["甲见证人（纪检监察组）", "乙见证人（公证处）"]
 def _verify(tmp_path: Path, bundle: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
     auditor = tmp_path / "auditor"
     auditor.mkdir(exist_ok=True)
-    shutil.copy(ROOT / "verifier" / "verify.py", auditor / "verify.py")
+    copy_verifier(auditor)
     path = auditor / "bundle.json"
     path.write_text(json.dumps(bundle, ensure_ascii=False), encoding="utf-8")
     return subprocess.run(

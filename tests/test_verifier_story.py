@@ -12,7 +12,6 @@ import copy
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from tests.auditor import load_verifier
+from tests.auditor import copy_verifier, load_verifier
 from tests.factories import ceremony_time
 from tests.test_concurrency import Server, prepare_service, start_server
 
@@ -46,7 +45,7 @@ def server(db_url: str, tmp_path: Path) -> Iterator[tuple[Server, dict[str, str]
 def _verify(tmp_path: Path, bundle: dict[str, Any], *args: str) -> subprocess.CompletedProcess[str]:
     auditor = tmp_path / "auditor"
     auditor.mkdir(exist_ok=True)
-    shutil.copy(ROOT / "verifier" / "verify.py", auditor / "verify.py")
+    copy_verifier(auditor)
     (auditor / "bundle.json").write_text(json.dumps(bundle, ensure_ascii=False), encoding="utf-8")
     return subprocess.run(
         [sys.executable, "verify.py", "bundle.json", *args],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,6 +17,9 @@ from app.public.docs import templates
 from app.routing import TransactionalRoute
 
 VERIFIER = PROJECT_ROOT / "verifier" / "verify.py"
+VERIFIER_PACKAGE = "shuangsui_verify"
+# `python verifier.zip BUNDLE ...` runs it unzipped too.
+ZIP_MAIN = b"import sys\n\nimport verify\n\nsys.exit(verify.main())\n"
 GUIDE = PROJECT_ROOT / "docs" / "verify.md"
 
 router = APIRouter(
@@ -34,11 +39,37 @@ def _guide_html(path: Path) -> str:
 
 @router.get("/verify.py", dependencies=[allow(PUBLIC)], response_class=Response)
 def verifier_file() -> Response:
-    """The standalone verifier, byte for byte as in the repository."""
+    """The verifier's command file, byte for byte as in the repository (it needs the
+    package beside it: /verifier.zip holds both)."""
     return Response(
         VERIFIER.read_bytes(),
         media_type="text/x-python; charset=utf-8",
         headers=attachment("verify.py"),
+    )
+
+
+def verifier_zip_bytes() -> bytes:
+    """verify.py and its package, as in the repository, in a reproducible zip
+    (sorted names, fixed times): unzipped, `python verify.py ...` runs."""
+    files = [("verify.py", VERIFIER.read_bytes())] + [
+        (f"{VERIFIER_PACKAGE}/{path.name}", path.read_bytes())
+        for path in sorted((VERIFIER.parent / VERIFIER_PACKAGE).glob("*.py"))
+    ]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in [*files, ("__main__.py", ZIP_MAIN)]:
+            info = zipfile.ZipInfo(name, date_time=(2024, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    return out.getvalue()
+
+
+@router.get("/verifier.zip", dependencies=[allow(PUBLIC)], response_class=Response)
+def verifier_zip() -> Response:
+    """The standalone verifier with its modules, for auditors to download and run."""
+    return Response(
+        verifier_zip_bytes(), media_type="application/zip", headers=attachment("verifier.zip")
     )
 
 

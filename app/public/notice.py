@@ -2,7 +2,9 @@
 
 Each is made from the public view of the draw (views.draw_detail), never from
 private fields. The PDF names the issuing bureau and carries what a reader
-needs to check it: the log's checkpoint and key id, and a QR code of the page.
+needs to check it: the log's checkpoint (origin, size, root in hex and in base64
+as the checkpoint spells it) and key, the path of the result's tlog-proof, and a
+QR code of the page.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ _templates = Environment(
 class LogState:
     """The signed checkpoint a notice cites, and the key that signed it."""
 
+    origin: str
     size: int
     root_hex: str
     root_b64: str
@@ -55,6 +58,7 @@ class LogState:
     def of(cls, checkpoint: Checkpoint, verifier_key: str) -> LogState:
         name, key_id, _ = verifier_key.split("+", 2)  # base64 may hold "+"
         return cls(
+            origin=checkpoint.note.split("\n", 1)[0],  # the checkpoint's first line
             size=checkpoint.size,
             root_hex=checkpoint.root_hash.hex(),
             root_b64=base64.b64encode(checkpoint.root_hash).decode(),
