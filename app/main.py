@@ -23,6 +23,8 @@ from app.idempotency import Replay
 from app.ledger.keys import load_or_create_signer
 from app.ledger.router import router as log_router
 from app.ledger.store import sign_after_commit
+from app.ledger.tlog_router import ReadCors
+from app.ledger.tlog_router import router as tlog_router
 from app.limits import BodySizeLimit, InFlight
 from app.observability import install_observability
 from app.openapi import install as install_openapi
@@ -173,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(PublicPageCache, renderings=settings.public_render_rate)
     # Outside the cache, so that cached answers carry them too.
     app.add_middleware(PublicHeaders)
+    app.add_middleware(ReadCors)
     app.state.log_version = LogVersion()
     app.state.settings = settings
     app.add_exception_handler(DomainError, _domain_error)
@@ -186,6 +189,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pools_router)
     app.include_router(draws_router)
     app.include_router(log_router)
+    app.include_router(tlog_router)
     app.include_router(public_router)
     app.include_router(docs_router)
     app.include_router(guide_router)
