@@ -21,6 +21,7 @@ from app.draws.router import router as draws_router
 from app.errors import DomainError, Problem, problem_response
 from app.idempotency import Replay
 from app.ledger.keys import load_or_create_signer
+from app.ledger.origin import resolve_origin
 from app.ledger.router import router as log_router
 from app.ledger.store import sign_after_commit
 from app.ledger.tlog_router import ReadCors
@@ -134,7 +135,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.resolved_database_url)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        app.state.signer = load_or_create_signer(settings.data_dir, settings.log_origin)
+        origin = resolve_origin(settings.log_origin, settings.data_dir)
+        app.state.signer = load_or_create_signer(settings.data_dir, origin)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         # Every commit that grew the log gets its checkpoint, and the public pages read the new size.

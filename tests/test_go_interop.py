@@ -16,10 +16,10 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.ledger import store
 from app.ledger.keys import load_or_create_signer
+from app.ledger.origin import resolve_origin
 from tests.conftest import IN_CI
 from tests.factories import WITNESSES, ceremony_time, reveal_dice
 from tests.test_concurrency import ROOT, prepare_service, service_env, start_server
@@ -59,9 +59,7 @@ def _go(binary: Path, *args: str) -> str:
 
 
 def _sign(factory: sessionmaker[Session], data_dir: Path, db_url: str) -> None:
-    signer = load_or_create_signer(
-        data_dir, Settings(database_url=db_url, data_dir=data_dir).log_origin
-    )
+    signer = load_or_create_signer(data_dir, resolve_origin(None, data_dir))
     with factory() as session:
         store.sign_checkpoint(session, signer)
         session.commit()

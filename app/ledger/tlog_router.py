@@ -39,7 +39,7 @@ router = APIRouter(
     response_class=PlainTextResponse,
     responses={200: {"content": {"text/plain": {}}}},
 )
-def tiles_checkpoint(request: Request, session: SessionDep) -> PlainTextResponse:
+def read_checkpoint(request: Request, session: SessionDep) -> PlainTextResponse:
     latest = store.current_checkpoint(session, request.app.state.signer)
     return PlainTextResponse(
         store.published_note(session, latest),
@@ -70,7 +70,7 @@ def accepts_gzip(accept_encoding: str) -> bool:
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-def tiles_tile(
+def read_tile(
     request: Request,
     session: SessionDep,
     path: Annotated[str, Path(description="如 0/x001/234、1/000.p/17、entries/005")],
