@@ -68,6 +68,8 @@ def test_index_encoding_is_the_specs_example() -> None:
         "tile/٠/000",
         "tile/0/000.p/٥",
         "tile/0/" + "x999/" * 7 + "999",  # more than any 64-bit tree
+        "tile/" + "1" * 5000 + "/000",  # longer than Python converts to int
+        "tile/0/000.p/" + "1" * 5000,
     ],
 )
 def test_non_canonical_paths_are_refused(path: str) -> None:

@@ -93,7 +93,9 @@ def tile_path(tile: Tile) -> str:
 def _decimal(text: str, low: int, high: int, what: str) -> int:
     """An ASCII decimal in [low, high] with no sign and no leading zero."""
     if not (text.isascii() and text.isdigit()) or (len(text) > 1 and text[0] == "0"):
-        raise TilePathError(f"{what} {text!r} is not a canonical decimal")
+        raise TilePathError(f"{what} {text[:20]!r} is not a canonical decimal")
+    if len(text) > len(str(high)):
+        raise TilePathError(f"{what} {text[:20]!r}… is outside {low}..{high}")
     value = int(text)
     if not low <= value <= high:
         raise TilePathError(f"{what} {value} is outside {low}..{high}")
