@@ -14,6 +14,7 @@ import typer
 
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
+from app.ledger.log_cli import log_cli
 from app.migrate import upgrade
 
 if TYPE_CHECKING:
@@ -283,33 +284,7 @@ keys_cli = typer.Typer(help="API 密钥：创建、查询、吊销（密钥只�
 cli.add_typer(plan_cli, name="plan")
 cli.add_typer(draw_cli, name="draw")
 cli.add_typer(keys_cli, name="keys")
-log_cli = typer.Typer(help="公开日志", no_args_is_help=True)
 cli.add_typer(log_cli, name="log")
-
-
-@log_cli.command("export-tiles")
-def log_export_tiles(
-    directory: Annotated[Path, typer.Argument(help="目录：其内容与 /tlog/ 下所提供的完全相同")],
-    again: Annotated[
-        bool, typer.Option("--again", help="重新核对并补写所有瓦片，而非只写新增部分")
-    ] = False,
-) -> None:
-    """Write the log as C2SP tlog-tiles files (incrementally) for a static server or CDN."""
-    from app.ledger.export import ExportRefused, export_tiles
-
-    engine = make_engine(get_settings().resolved_database_url)
-    try:
-        with make_sessionmaker(engine)() as session:
-            done = export_tiles(session, directory, again=again)
-    except ExportRefused as exc:
-        typer.echo(f"未导出：{exc}", err=True)
-        raise typer.Exit(code=1) from exc
-    finally:
-        engine.dispose()
-    typer.echo(
-        f"已导出至 {directory}：日志大小 {done.previous_size} → {done.size}，"
-        f"新写 {done.written} 个文件，{done.kept} 个已有且一致"
-    )
 
 
 @contextmanager
