@@ -171,7 +171,11 @@ def test_a_web_page_may_read_the_log(log_of_300: TestClient) -> None:
     )
     assert preflight.status_code == 204
     assert preflight.headers["access-control-allow-origin"] == "*"
-    assert preflight.headers["access-control-allow-methods"] == "GET"
+    assert preflight.headers["access-control-allow-methods"] == "GET, HEAD"
+    head = log_of_300.head("/tlog/tile/0/000")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-length"] == "8192"
+    assert head.headers["cache-control"] == "public, max-age=31536000, immutable"
     # Only the log's read prefix: the rest of the API is not opened to other sites.
     other = log_of_300.get("/api/v1/log/checkpoint", headers={"Origin": "https://x.example"})
     assert "access-control-allow-origin" not in other.headers

@@ -87,7 +87,8 @@ def read_tile(
 
 
 class ReadCors:
-    """Let any web page read /tlog/ (the answers carry no credentials and no secrets)."""
+    """Let any web page read /tlog/ (the answers carry no credentials and no secrets),
+    and answer HEAD there as GET without the body, as a static server would."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -103,13 +104,17 @@ class ReadCors:
                     "status": 204,
                     "headers": [
                         (b"access-control-allow-origin", b"*"),
-                        (b"access-control-allow-methods", b"GET"),
+                        (b"access-control-allow-methods", b"GET, HEAD"),
                         (b"access-control-max-age", b"86400"),
                     ],
                 }
             )
             await send({"type": "http.response.body", "body": b""})
             return
+
+        head = scope["method"] == "HEAD"
+        if head:
+            scope = {**scope, "method": "GET"}
 
         async def with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -118,6 +123,8 @@ class ReadCors:
                     (b"access-control-allow-origin", b"*"),
                 ]
                 message = {**message, "headers": headers}
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         await self.app(scope, receive, with_cors)
