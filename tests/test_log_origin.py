@@ -66,7 +66,9 @@ def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     data_dir = tmp_path / "data"
     monkeypatch.setenv("SHUANGSUI_DATABASE_URL", db_url)
     monkeypatch.setenv("SHUANGSUI_DATA_DIR", str(data_dir))
-    monkeypatch.delenv("SHUANGSUI_LOG_ORIGIN", raising=False)
+    # Recorded first, so that the value `serve --demo` puts in os.environ is undone too.
+    monkeypatch.setenv("SHUANGSUI_LOG_ORIGIN", "")
+    monkeypatch.delenv("SHUANGSUI_LOG_ORIGIN")
     get_settings.cache_clear()
     yield data_dir
     get_settings.cache_clear()
