@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Debian packages the service and its tests use: a CJK font for the PDF notices,
-# Chromium for the browser test and poppler's pdftoppm to render the notices in tests. Installed when we may (root with apt-get).
+# Chromium for the browser test, poppler's pdftoppm to render the notices in tests, and Go with
+# golang.org/x/mod to read the log with Go's own tlog code (tests/go). Installed when we may (root with apt-get).
 SYSTEM_DEPS := fonts-noto-cjk:/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc chromium:/usr/bin/chromium poppler-utils:/usr/bin/pdftoppm
+SYSTEM_DEPS += golang-go:/usr/bin/go golang-golang-x-mod-dev:/usr/share/gocode/src/golang.org/x/mod/sumdb/tlog
 
 system-deps:
 	@missing=""; for dep in $(SYSTEM_DEPS); do \
@@ -30,7 +32,7 @@ system-deps:
 	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	else echo "提示：请安装 Debian 软件包：$$missing（PDF 公示的中文字体、浏览器测试）"; fi
+	else echo "提示：请安装 Debian 软件包：$$missing（PDF 公示的中文字体、浏览器测试、Go 互操作测试）"; fi
 
 run: install
 	$(BIN)/shuangsui serve --demo --host $(HOST) --port $(PORT)

@@ -14,6 +14,7 @@ import typer
 
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
+from app.ledger.log_cli import log_cli
 from app.migrate import upgrade
 from app.witness.cli import witness_cli
 
@@ -25,6 +26,18 @@ if TYPE_CHECKING:
 cli = typer.Typer(help="shuangsui：双随机、一公开 抽查服务", no_args_is_help=True)
 
 
+def _origin() -> str:
+    """The log's origin (app.ledger.origin); a refused one stops the command with its reason."""
+    from app.ledger.origin import OriginError, resolve_origin
+
+    settings = get_settings()
+    try:
+        return resolve_origin(settings.log_origin, settings.data_dir)
+    except OriginError as exc:
+        typer.echo(f"拒绝启动：{exc}", err=True)
+        raise typer.Exit(code=2) from exc
+
+
 def _prepare() -> str:
     """Create the data directory, the log's key and the schema; return the database URL."""
     from app.ledger.keys import load_or_create_signer
@@ -32,7 +45,7 @@ def _prepare() -> str:
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # Before `serve` starts its workers, so that they find one key and make none.
-    load_or_create_signer(settings.data_dir, settings.log_origin)
+    load_or_create_signer(settings.data_dir, _origin())
     url = settings.resolved_database_url
     upgrade(url)
     return url
@@ -83,6 +96,7 @@ def serve(
     from app.pools.demo_load import load_demo_pool
     from app.server import PROTOCOL
 
+    _serving_origin(host, port, demo=demo_pool)
     url = _prepare()
     _fresh_metrics_dir()
     if demo_pool:
@@ -109,6 +123,23 @@ def serve(
         limit_concurrency=settings.max_connections,
         forwarded_allow_ips=forwarded_allow_ips,
     )
+
+
+def _serving_origin(host: str, port: int, *, demo: bool) -> None:
+    """Production names its log itself; the demo, unless told, names it after its address."""
+    from app.ledger.origin import OriginError, demo_origin, production_origin
+
+    configured = get_settings().log_origin
+    if demo and not configured:
+        # In the environment, so that the workers uvicorn starts read the same.
+        os.environ["SHUANGSUI_LOG_ORIGIN"] = demo_origin(host, port)
+        get_settings.cache_clear()
+        return
+    try:
+        production_origin(configured)
+    except OriginError as exc:
+        typer.echo(f"拒绝启动：{exc}", err=True)
+        raise typer.Exit(code=2) from exc
 
 
 def _fresh_metrics_dir() -> None:
@@ -234,7 +265,7 @@ def audit_log() -> None:
 
     settings = get_settings()
     engine = make_engine(_prepare())
-    signer = load_or_create_signer(settings.data_dir, settings.log_origin)
+    signer = load_or_create_signer(settings.data_dir, _origin())
     with make_sessionmaker(engine)() as session:
         report = audit(session, signer.verifier_key)
     engine.dispose()
@@ -255,6 +286,7 @@ cli.add_typer(plan_cli, name="plan")
 cli.add_typer(draw_cli, name="draw")
 cli.add_typer(keys_cli, name="keys")
 cli.add_typer(witness_cli, name="witness")
+cli.add_typer(log_cli, name="log")
 
 
 @contextmanager
@@ -269,7 +301,7 @@ def _unit_of_work(actor: str = "命令行") -> Iterator[tuple[Session, Signer]]:
 
     settings = get_settings()
     engine = make_engine(_prepare())
-    signer = load_or_create_signer(settings.data_dir, settings.log_origin)
+    signer = load_or_create_signer(settings.data_dir, _origin())
     factory = make_sessionmaker(engine)
     sign_after_commit(factory, signer)
     try:

@@ -20,8 +20,11 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL; sqlite:///... (default, in data_dir) or postgresql+psycopg://...",
     )
-    log_origin: str = Field(
-        default="hengyang.yjj/draws", description="The origin line of the public log."
+    log_origin: str | None = Field(
+        default=None,
+        description="The public log's origin: the schema-less URL of its /tlog prefix, one per"
+        " installation (e.g. yjj.hengyang.gov.cn/shuangsui/tlog). Required by `serve`;"
+        " `serve --demo` uses <host>:<port>/tlog; otherwise the name of the data directory's key.",
     )
     witness_policy: Path | None = Field(
         default=None,

@@ -21,9 +21,12 @@ from app.draws.router import router as draws_router
 from app.errors import DomainError, Problem, problem_response
 from app.idempotency import Replay
 from app.ledger.keys import load_or_create_signer
+from app.ledger.origin import resolve_origin
 from app.ledger.proof_router import router as proof_router
 from app.ledger.router import router as log_router
 from app.ledger.store import sign_after_commit
+from app.ledger.tlog_router import ReadCors
+from app.ledger.tlog_router import router as tlog_router
 from app.ledger.witness_worker import start_witnessing
 from app.limits import BodySizeLimit, InFlight
 from app.observability import install_observability
@@ -134,7 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.resolved_database_url)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        app.state.signer = load_or_create_signer(settings.data_dir, settings.log_origin)
+        origin = resolve_origin(settings.log_origin, settings.data_dir)
+        app.state.signer = load_or_create_signer(settings.data_dir, origin)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
         app.state.witnessing = start_witnessing(settings, app.state.sessionmaker, app.state.signer)
@@ -183,6 +187,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(PublicPageCache, renderings=settings.public_render_rate)
     # Outside the cache, so that cached answers carry them too.
     app.add_middleware(PublicHeaders)
+    app.add_middleware(ReadCors)
     app.state.log_version = LogVersion()
     app.state.settings = settings
     app.add_exception_handler(DomainError, _domain_error)
@@ -197,6 +202,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(draws_router)
     app.include_router(log_router)
     app.include_router(proof_router)
+    app.include_router(tlog_router)
     app.include_router(public_router)
     app.include_router(docs_router)
     app.include_router(guide_router)

@@ -97,6 +97,7 @@ TAGS: list[dict[str, str]] = [
     {"name": "draws", "description": "抽查：冻结、种子、结果、撤销、证据包"},
     {"name": "outcomes", "description": "检查结果及公开"},
     {"name": "log", "description": "公开日志：检查点、条目、证明"},
+    {"name": "tlog", "description": "公开日志（C2SP tlog-tiles）：检查点、瓦片、条目包"},
     {"name": "keys", "description": "API 密钥"},
     {"name": "ops", "description": "运行状态"},
 ]

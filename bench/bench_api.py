@@ -41,6 +41,7 @@ from app.draws.schemas import DiceReveal, FreezeRequest
 from app.history import Person
 from app.ledger import store
 from app.ledger.keys import load_or_create_signer
+from app.ledger.origin import resolve_origin
 from app.pools.demo_load import load_demo_pool
 from bench.common import (
     ROOT,
@@ -72,7 +73,7 @@ WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_report.lua"
 def prepare(url: str, data_dir: Path) -> str:
     """The demo pool and the DRAWN draws done; return the first draw's public id."""
     settings = Settings(database_url=url, data_dir=data_dir)
-    signer = load_or_create_signer(data_dir, settings.log_origin)
+    signer = load_or_create_signer(data_dir, resolve_origin(settings.log_origin, data_dir))
     engine = make_engine(url)
     public_ids = []
     with make_sessionmaker(engine)() as session:

@@ -46,7 +46,7 @@ class RecordErrors:
             await send(message)
 
         await self.app(scope, receive, noted)
-        route = getattr(scope.get("route"), "path", None)
+        route = getattr(scope.get("route"), "path_format", None)
         if problem and route is not None and body:
             code = str(json.loads(bytes(body)).get("code", ""))
             OBSERVED.add((scope["method"], route, status, code))

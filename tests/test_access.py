@@ -55,6 +55,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/log/entries"): PUBLIC,
     ("GET", "/api/v1/log/entries/{index}"): PUBLIC,
     ("GET", "/api/v1/log/proof/consistency"): PUBLIC,
+    ("GET", "/tlog/checkpoint"): PUBLIC,
+    ("GET", "/tlog/tile/{path}"): PUBLIC,
     ("GET", "/api/v1/reference"): PUBLIC,
     # draws are public from their commitment on
     ("GET", "/api/v1/draws"): PUBLIC,
@@ -125,13 +127,13 @@ ROLES = ["public", "admin", "operator", "witness", "auditor"]
 # Values for path parameters that name nothing: allowed callers get 404/422, never a change.
 PARAMS = {"enterprise_id": "999999", "inspector_id": "999999", "conflict_id": "999999"}
 PARAMS |= {"plan_id": "999999", "index": "999999", "key_ref": "999999", "key": "no-such"}
-PARAMS |= {"public_id": "HY-2099-999", "uscc": "91430400MA4L000000"}
+PARAMS |= {"public_id": "HY-2099-999", "uscc": "91430400MA4L000000", "path": "0/x999/000"}
 
 
 def _routes(client: ApiClient) -> set[tuple[str, str]]:
     found = set()
     for route in api_routes(client.app.routes):  # type: ignore[attr-defined]
-        found |= {(m, route.path) for m in route.methods - {"HEAD"}}
+        found |= {(m, route.path_format) for m in route.methods - {"HEAD"}}
     return found
 
 
@@ -434,7 +436,7 @@ def test_no_public_route_shows_anything_private(
     assert note in client.get(f"/api/v1/draws/{second}/outcomes").text
     size = client.get("/api/v1/log/checkpoint", headers=client.as_role("public")).text
     log_size = int(size.splitlines()[1])
-    values = {"public_id": second, "index": "0", "uscc": drawn}
+    values = {"public_id": second, "index": "0", "uscc": drawn, "path": "0/000"}
     walked = 0
     for (method, path), allowed in sorted(MATRIX.items()):
         if method != "GET" or "public" not in allowed:
@@ -448,6 +450,8 @@ def test_no_public_route_shows_anything_private(
             urls = [f"{path}?first=1&second={log_size}"]
         if path == "/api/v1/log/entries":
             urls = [f"{path}?start=0&end={log_size}"]
+        if path == "/tlog/tile/{path}":
+            urls = [f"/tlog/tile/{kind}/000.p/{log_size}" for kind in ("0", "entries")]
         for url in urls:
             response = client.get(url, headers=client.as_role("public"))
             assert response.status_code == 200, (url, response.text)

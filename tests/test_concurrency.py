@@ -39,7 +39,6 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.access.keys import create_key
 from app.access.policy import Role
-from app.config import Settings
 from app.db import make_engine, make_sessionmaker
 from app.draws import ceremony, outcomes, service, templates
 from app.draws.models import Draw
@@ -47,6 +46,7 @@ from app.draws.schemas import DiceReveal, OutcomeCreate
 from app.draws.units import units_of
 from app.ledger import store as ledger
 from app.ledger.keys import load_or_create_signer
+from app.ledger.origin import LOCAL_ORIGIN, resolve_origin
 from app.pools.demo_load import load_demo_pool
 from tests.auditor import load_verifier
 from tests.factories import beijing_today, ceremony_time, freeze_with_dice, reveal_at_console
@@ -87,7 +87,7 @@ def prepare_service(db_url: str, data_dir: Path, *, demo: bool = True) -> dict[s
     """Demo pool, API keys and the log's signing key, made before any worker starts."""
     # The workers would race to create the key file (app/ledger/keys.py is not
     # safe for that): make it once, here.
-    load_or_create_signer(data_dir, Settings(database_url=db_url, data_dir=data_dir).log_origin)
+    load_or_create_signer(data_dir, resolve_origin(None, data_dir))
     engine = make_engine(db_url)
     with make_sessionmaker(engine)() as session:
         if demo:
@@ -281,7 +281,7 @@ def read_log(api: httpx.Client) -> LogView:
 
 def open_checkpoint(verifier: ModuleType, note: str, key: str) -> tuple[int, bytes]:
     origin, size, root = verifier.open_checkpoint(note, key)
-    assert origin == Settings().log_origin
+    assert origin == LOCAL_ORIGIN
     return size, root
 
 

@@ -39,6 +39,7 @@ from app.history import ChangeRecord
 from app.ledger.audit import audit
 from app.ledger.keys import load_or_create_signer
 from app.ledger.models import LogEntry, LogHead
+from app.ledger.origin import resolve_origin
 from app.pools.demo import demo_pool
 from app.pools.models import Enterprise, ImportBatch
 from tests.factories import ceremony_time, uscc
@@ -331,7 +332,7 @@ def test_a_killed_server_leaves_nothing_half_written(
     data_dir.mkdir()
     keys = prepare_service(db_url, data_dir)
     settings = Settings(database_url=db_url, data_dir=data_dir)
-    signer = load_or_create_signer(data_dir, settings.log_origin)
+    signer = load_or_create_signer(data_dir, resolve_origin(settings.log_origin, data_dir))
     demo_codes = {e.uscc for e in demo_pool().enterprises}
     world = World(db_url, data_dir, keys, signer.verifier_key, baseline=len(demo_codes))
     log = tmp_path / "uvicorn.log"

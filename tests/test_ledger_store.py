@@ -40,7 +40,7 @@ def test_checkpoint_and_proofs_over_the_api(client: TestClient, tmp_path: Path) 
     assert first.headers["content-type"].startswith("text/plain")
     key = client.get("/api/v1/log/key").text.strip()
     body = parse_checkpoint(open_note(first.text, [key]))
-    assert (body.origin, body.size) == ("hengyang.yjj/draws", 5)
+    assert (body.origin, body.size) == ("localhost/tlog", 5)
     _append(factory, 6, prefix="more")
     second = parse_checkpoint(open_note(client.get("/api/v1/log/checkpoint").text, [key]))
     assert second.size == 11

@@ -85,7 +85,7 @@ def test_draw_pages_show_the_draw_and_nothing_private(
     listing = client.get("/").text
     assert public_id in listing and "已出结果" in listing
     log_page = client.get("/log").text
-    assert "承诺（冻结框架）" in log_page and "hengyang.yjj/draws" in log_page
+    assert "承诺（冻结框架）" in log_page and "localhost/tlog" in log_page
 
     phones = {i.phone for i in pool.inspectors}
     reasons = {c.reason for c in pool.conflicts}

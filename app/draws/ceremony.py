@@ -30,6 +30,7 @@ from app.draws.beacon import Beacon
 from app.draws.freezing import DEFAULT_WINDOW as DEFAULT_WINDOW
 from app.draws.freezing import freeze as freeze
 from app.draws.models import Draw
+from app.draws.result_entry import result_entry
 from app.draws.schemas import (
     Annul,
     DiceReveal,
@@ -431,16 +432,7 @@ def _seed_and_run(
     draw.result_hash = algorithm.sha256_hex(result_bytes)
     write_units(session, draw, frame, result)
     ledger.append(
-        session,
-        {
-            "kind": "result",
-            "at": rfc3339(utcnow()),
-            "draw": draw.public_id,
-            "result_hash": draw.result_hash,
-            "selected": {s["id"]: [u["key"] for u in s["selected"]] for s in result["strata"]},
-            "assignments": result["assignments"],
-            "pairs": result["pairs"],
-        },
+        session, result_entry(draw.public_id, rfc3339(utcnow()), result, draw.result_hash)
     )
     session.flush()
     return draw

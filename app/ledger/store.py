@@ -25,6 +25,7 @@ from app.ledger.checkpoint import format_checkpoint
 from app.ledger.cosigned import cosignatures_of
 from app.ledger.keys import Signer
 from app.ledger.models import Checkpoint, LogEntry, LogHead, LogNode
+from app.ledger.tiles import MAX_ENTRY_BYTES
 
 Coordinate = tuple[int, int]
 
@@ -33,6 +34,12 @@ class LogInconsistent(DomainError):
     status = 500
     code = "log_inconsistent"
     title = "公开日志自检失败"
+
+
+class LogEntryTooLarge(DomainError):
+    status = 422
+    code = "log_entry_too_large"
+    title = "日志条目过大"
 
 
 def entry_bytes(entry: Mapping[str, Any]) -> bytes:
@@ -80,8 +87,14 @@ LOG_APPENDED = "shuangsui.log_appended"
 
 def append(session: Session, entry: Mapping[str, Any]) -> int:
     """Append one entry; return its index. Commits with the caller's transaction."""
-    session.info[LOG_APPENDED] = True
     body = entry_bytes(entry)
+    if len(body) > MAX_ENTRY_BYTES:
+        # An entry bundle (C2SP tlog-tiles) prefixes each entry with a uint16 length.
+        raise LogEntryTooLarge(
+            f"日志条目（{entry.get('kind')}）为 {len(body)} 字节，超过上限 {MAX_ENTRY_BYTES}；"
+            "未写入任何数据，请缩短其中的文字"
+        )
+    session.info[LOG_APPENDED] = True
     new_size = session.execute(
         update(LogHead).where(LogHead.id == 1).values(size=LogHead.size + 1).returning(LogHead.size)
     ).scalar_one()

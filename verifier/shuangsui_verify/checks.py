@@ -156,7 +156,35 @@ def check_log(
             "结果条目记录了该结果哈希",
             "the result entry records this result's hash",
         )
+        if result_entry is not None:
+            check_result_entry(report, result_entry["entry"], bundle["result"])
     return size, root
+
+
+def check_result_entry(report: Report, entry: dict[str, Any], result: dict[str, Any]) -> None:
+    """The result entry names who was drawn, or (a result too large for one entry of
+    65,535 bytes) how many per stratum, the full result being checked by its hash above."""
+    strata = result.get("strata", [])
+    named = {
+        "selected": {s["id"]: [u["key"] for u in s["selected"]] for s in strata},
+        "assignments": result.get("assignments"),
+        "pairs": result.get("pairs"),
+    }
+    if "counts" not in entry:
+        report.check(
+            all(entry.get(k) == v for k, v in named.items()),
+            "结果条目列出的抽中对象与结果一致",
+            "the result entry names the units drawn",
+        )
+        return
+    head = {k: entry.get(k) for k in ("kind", "at", "draw", "result_hash")}
+    report.check(
+        entry == head | {"counts": {s["id"]: len(s["selected"]) for s in strata}}
+        # Only a result that cannot be named within one entry may be logged as counts.
+        and len(jcs(head | named)) > 0xFFFF,
+        "结果条目所记各层抽中数与结果一致（结果过大，完整结果以哈希核对）",
+        "the result entry's counts match a result too large to name in one entry",
+    )
 
 
 def say_cosigned(report: Report, policy: Policy, accepted: Accepted) -> None:
