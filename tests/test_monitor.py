@@ -30,6 +30,7 @@ from app.ledger import store
 from app.ledger.checkpoint import format_checkpoint, generate_signer
 from app.ledger.keys import Signer
 from app.monitor import ALARM, CANNOT_CHECK, NEWS, OK, Options, http_fetch, run
+from tests.factories import dice_draw
 
 ORIGIN = "monitor.example/tlog"
 WATCHED = "91430400MA4L000X1X"
@@ -303,3 +304,31 @@ def test_freshness_is_the_age_of_the_newest_witness_cosignature(
     forged = fresh.replace(fresh.rsplit(" ", 1)[1][:8], "AAAAAAAA")
     (folder / "checkpoint").write_text(forged)
     _alarm(url, state, key, "没有任何已知见证人", witnesses=[vkey], max_age=3600)
+
+
+def test_the_monitor_follows_the_service_own_tlog_through_two_ceremonies(
+    demo: Any, tmp_path: Path
+) -> None:
+    """The same monitor, reading the tiles the service itself serves under /tlog/."""
+
+    def fetch(url: str) -> bytes:
+        response = demo.get(url.removeprefix("http://testserver"))
+        if response.status_code != 200:
+            raise OSError(f"GET {url}: HTTP {response.status_code}")
+        return bytes(response.content)
+
+    key = demo.get("/api/v1/log/key").text.strip()
+    state = tmp_path / "monitor.json"
+    options = Options("http://testserver/tlog", state, [key])
+    said: list[str] = []
+    plan = demo.post("/api/v1/plans/from-template/2024-hazchem").json()
+    dice_draw(demo, plan["id"], "38274619283746529183")
+    assert run(options, fetch, said.append) == OK, said
+    first = json.loads(state.read_text())
+    plan = demo.post("/api/v1/plans/from-template/2024-coal").json()
+    dice_draw(demo, plan["id"], "91827364554637281910")
+    assert run(options, fetch, said.append) == OK, said
+    second = json.loads(state.read_text())
+    assert second["size"] > first["size"] >= 3
+    # The monitor's view is the checkpoint the service serves now.
+    assert demo.get("/tlog/checkpoint").text.splitlines()[1] == str(second["size"])
