@@ -80,7 +80,12 @@ def free_port() -> int:
 
 
 def service_env(db_url: str, data_dir: Path) -> dict[str, str]:
-    return os.environ | {"SHUANGSUI_DATABASE_URL": db_url, "SHUANGSUI_DATA_DIR": str(data_dir)}
+    # `shuangsui serve` names its log as production must: explicitly.
+    return os.environ | {
+        "SHUANGSUI_DATABASE_URL": db_url,
+        "SHUANGSUI_DATA_DIR": str(data_dir),
+        "SHUANGSUI_LOG_ORIGIN": LOCAL_ORIGIN,
+    }
 
 
 def prepare_service(db_url: str, data_dir: Path, *, demo: bool = True) -> dict[str, str]:
