@@ -83,8 +83,8 @@ def next_ids(session: Session, table: Table, count: int) -> list[int]:
     caller inserts with insert_rows (which returns no ids).
 
     On PostgreSQL they come from the column's sequence. SQLite has one writer
-    at a time, so the caller must already have written in this transaction:
-    then nobody else can insert into the table before it commits.
+    at a time: its write lock is taken before the highest id is read, so nobody
+    else can insert into the table before this transaction ends.
     """
     if count == 0:
         return []
@@ -96,6 +96,10 @@ def next_ids(session: Session, table: Table, count: int) -> list[int]:
                 select(func.nextval(sequence)).select_from(func.generate_series(1, count))
             )
         )
+    # A write that changes nothing takes SQLite's write lock first (or fails as
+    # any write would on a stale snapshot): from then on nobody else inserts.
+    table_name = connection.dialect.identifier_preparer.format_table(table)
+    connection.exec_driver_sql(f"UPDATE {table_name} SET id = id WHERE 0")
     highest = session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0
     return list(range(highest + 1, highest + 1 + count))
 

@@ -15,17 +15,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from operator import attrgetter
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table as SqlTable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.bulk import insert_rows, next_ids
 from app.config import get_settings
 from app.errors import PayloadTooLarge
-from app.history import ChangeRecord, actor_key_id
+from app.history import actor_key_id
 from app.pools import schemas, service
 from app.pools.archive import ArchiveRefused, archive_limits, check_archive
 from app.pools.columns import (
@@ -35,7 +32,10 @@ from app.pools.columns import (
     Column,
     header_test,
 )
-from app.pools.models import Enterprise, EnterpriseTag, ImportBatch, Inspector
+from app.pools.enterprise_writer import NewEnterprise, create_enterprises
+from app.pools.inspection_writer import NewInspection, create_inspections, stored_visits
+from app.pools.inspector_writer import NewInspector, create_inspectors
+from app.pools.models import Enterprise, ImportBatch, Inspector
 from app.pools.rows import (
     ImportReport,
     Layout,
@@ -49,7 +49,6 @@ from app.pools.rows import (
     valid_rows,
 )
 from app.pools.tabular import XLSX_MAGIC, Table, TableError, read_table
-from app.types import utcnow
 
 __all__ = [
     "CHUNK_ROWS",
@@ -336,16 +335,6 @@ def _apply_enterprise_updates(
     return changes
 
 
-_ENTERPRISES = cast(SqlTable, Enterprise.__table__)
-_ENTERPRISE_TAGS = cast(SqlTable, EnterpriseTag.__table__)
-_CHANGE_RECORDS = cast(SqlTable, ChangeRecord.__table__)
-
-# The columns of a new enterprise that differ from row to row (the timestamps and
-# version are the same for all), and the validated row's field for each.
-_NEW_ENTERPRISE = ("uscc", *(f for f in service.ENTERPRISE_FIELDS if f != "tags"))
-_NEW_VALUES = attrgetter(*("county" if c == "county_code" else c for c in _NEW_ENTERPRISE))
-
-
 def _insert_enterprises(
     session: Session,
     creates: list[ValidRow[schemas.EnterpriseCreate]],
@@ -356,49 +345,8 @@ def _insert_enterprises(
     report.created += len(creates)
     if batch is None or not creates:
         return
-    now = utcnow()
-    models = [row.model for row in creates]
-    ids = next_ids(session, _ENTERPRISES, len(models))
-    rows = [(id_, *_NEW_VALUES(m)) for id_, m in zip(ids, models, strict=True)]
-    insert_rows(
-        session,
-        _ENTERPRISES,
-        ("id", *_NEW_ENTERPRISE),
-        rows,
-        same={"created_at": now, "updated_at": now, "version": 1},
-    )
-    insert_rows(
-        session,
-        _ENTERPRISE_TAGS,
-        ("enterprise_id", "tag"),
-        [(id_, tag) for id_, m in zip(ids, models, strict=True) for tag in m.tags],
-    )
-    insert_rows(
-        session,
-        _CHANGE_RECORDS,
-        ("entity_id", "after"),
-        [(row[0], _created_snapshot(row, m.tags)) for row, m in zip(rows, models, strict=True)],
-        same={
-            "entity": "enterprise",
-            "action": "create",
-            "actor": actor,
-            "actor_key_id": actor_key_id(actor),
-            "at": now,
-            "import_id": batch.id,
-            "before": None,
-        },
-    )
-
-
-# service.enterprise_snapshot's keys, and where the tags go among a new row's values.
-_SNAPSHOT_KEYS = ("uscc", *service.ENTERPRISE_FIELDS)
-_TAGS_AT = _SNAPSHOT_KEYS.index("tags")
-
-
-def _created_snapshot(row: tuple[Any, ...], tags: list[str]) -> dict[str, Any]:
-    """What service.enterprise_snapshot gives for the enterprise the row creates."""
-    values = row[1:]  # after the id: uscc, then the fields but the tags, in snapshot order
-    return dict(zip(_SNAPSHOT_KEYS, (*values[:_TAGS_AT], tags, *values[_TAGS_AT:]), strict=True))
+    new = [NewEnterprise.of(row.model) for row in creates]
+    create_enterprises(session, new, actor=actor, import_id=batch.id)
 
 
 # -- inspectors ----------------------------------------------------------------
@@ -425,14 +373,14 @@ def import_inspectors(
         else start_batch(session, target="inspectors", filename=filename, data=data, actor=actor)
     )
     changes: list[dict[str, Any]] = []
+    creates: list[NewInspector] = []
     for row in planned:
         model = row.model
         current = existing.get(model.cert_no)
         if current is None:
             report.created += 1
             changes.append(created(report, row, "cert_no"))
-            if batch is not None:
-                service.create_inspector(session, data=model, actor=actor, import_id=batch.id)
+            creates.append(NewInspector.of(model))
             continue
         given = {f: getattr(model, f) for f in row.values if f != "cert_no"}
         before = service.inspector_snapshot(current)
@@ -452,6 +400,8 @@ def import_inspectors(
             service.update_inspector(
                 session, inspector=current, data=update, actor=actor, import_id=batch.id
             )
+    if batch is not None:
+        create_inspectors(session, creates, actor=actor, import_id=batch.id)
     report.note_changes(changes)
     return _done(report, batch, session)
 
@@ -492,15 +442,18 @@ def import_inspections(
         else start_batch(session, target="inspections", filename=filename, data=data, actor=actor)
     )
     changes: list[dict[str, Any]] = []
-    for row in planned:
-        model = row.model
-        if service.find_inspection(session, enterprise_id=enterprises[model.uscc], data=model):
+    new = [NewInspection.of(row.model, enterprises[row.model.uscc]) for row in planned]
+    stored = stored_visits(session, (n.visit for n in new))
+    creates: list[NewInspection] = []
+    for row, inspection in zip(planned, new, strict=True):
+        if inspection.visit in stored:
             report.unchanged += 1
             continue
         report.created += 1
         changes.append(created(report, row, "uscc"))
-        if batch is not None:
-            service.create_inspection(session, data=model, actor=actor, import_id=batch.id)
+        creates.append(inspection)
+    if batch is not None:
+        create_inspections(session, creates, actor=actor, import_id=batch.id)
     report.note_changes(changes)
     return _done(report, batch, session)
 
