@@ -21,7 +21,7 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from app import reference as ref
-from app.bulk import insert_rows, next_ids
+from app.bulk import encode, insert_rows, next_ids
 from app.errors import Conflict, InvalidInput
 from app.history import ChangeRecord, actor_key_id, record_change
 from app.pools import schemas
@@ -149,7 +149,8 @@ def create_enterprises(
         session,
         _RECORDS,
         ("entity_id", "after"),
-        [(id_, e.snapshot()) for id_, e in zip(ids, new, strict=True)],
+        [(id_, encode(e.snapshot())) for id_, e in zip(ids, new, strict=True)],
+        encoded={"after"},
         same={
             "entity": ENTITY,
             "action": "create",

@@ -15,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select, tuple_
 from sqlalchemy.orm import Session
 
-from app.bulk import insert_rows, next_ids
+from app.bulk import encode, insert_rows, next_ids
 from app.errors import Conflict
 from app.history import ChangeRecord, actor_key_id
 from app.pools import schemas
@@ -111,7 +111,8 @@ def create_inspections(
         session,
         _RECORDS,
         ("entity_id", "after"),
-        [(id_, i.snapshot()) for id_, i in zip(ids, new, strict=True)],
+        [(id_, encode(i.snapshot())) for id_, i in zip(ids, new, strict=True)],
+        encoded={"after"},
         same={
             "entity": ENTITY,
             "action": "create",

@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from app.bulk import insert_rows, next_ids
+from app.bulk import encode, insert_rows, next_ids
 from app.errors import Conflict, InvalidInput
 from app.history import ChangeRecord, actor_key_id, record_change
 from app.pools import schemas
@@ -130,7 +130,8 @@ def create_inspectors(
         session,
         _RECORDS,
         ("entity_id", "after"),
-        [(id_, i.snapshot()) for id_, i in zip(ids, new, strict=True)],
+        [(id_, encode(i.snapshot())) for id_, i in zip(ids, new, strict=True)],
+        encoded={"after"},
         same={
             "entity": ENTITY,
             "action": "create",
