@@ -11,8 +11,9 @@ ORM would store it), and a value the same for every row is converted once.
 
 from __future__ import annotations
 
+import json
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from itertools import chain
 from typing import Any
 
@@ -36,9 +37,12 @@ def insert_rows(
     rows: Sequence[Sequence[Any]],
     *,
     same: Mapping[str, Any] | None = None,
+    encoded: Collection[str] = (),
 ) -> None:
     """Insert `rows` (values in the order of `columns`) into `table`, each also
-    carrying the values of `same`, in the session's transaction."""
+    carrying the values of `same`, in the session's transaction. The values of
+    the `encoded` columns are already as the driver takes them (a JSON
+    document as its text), and are not converted again."""
     if not rows:
         return
     connection = session.connection()
@@ -46,7 +50,9 @@ def insert_rows(
     same = same or {}
     names = [*columns, *same]
     convert = [
-        (i, p) for i, name in enumerate(columns) if (p := _processor(table.c[name], dialect))
+        (i, p)
+        for i, name in enumerate(columns)
+        if name not in encoded and (p := _processor(table.c[name], dialect))
     ]
     fixed = tuple(_convert(table.c[name], dialect, value) for name, value in same.items())
     driver_rows = _driver_rows(rows, convert, fixed)
@@ -83,8 +89,8 @@ def next_ids(session: Session, table: Table, count: int) -> list[int]:
     caller inserts with insert_rows (which returns no ids).
 
     On PostgreSQL they come from the column's sequence. SQLite has one writer
-    at a time, so the caller must already have written in this transaction:
-    then nobody else can insert into the table before it commits.
+    at a time: its write lock is taken before the highest id is read, so nobody
+    else can insert into the table before this transaction ends.
     """
     if count == 0:
         return []
@@ -96,6 +102,10 @@ def next_ids(session: Session, table: Table, count: int) -> list[int]:
                 select(func.nextval(sequence)).select_from(func.generate_series(1, count))
             )
         )
+    # A write that changes nothing takes SQLite's write lock first (or fails as
+    # any write would on a stale snapshot): from then on nobody else inserts.
+    table_name = connection.dialect.identifier_preparer.format_table(table)
+    connection.exec_driver_sql(f"UPDATE {table_name} SET id = id WHERE 0")
     highest = session.scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0
     return list(range(highest + 1, highest + 1 + count))
 
@@ -130,3 +140,12 @@ def _processor(column: Column[Any], dialect: Dialect) -> _Processor | None:
 def _convert(column: Column[Any], dialect: Dialect, value: Any) -> Any:
     process = _processor(column, dialect)
     return value if process is None else process(value)
+
+
+def encode(document: Any) -> str:
+    """A JSON document as its text, for an `encoded` column: compact, and
+    Chinese as itself rather than escaped (half the bytes to store)."""
+    return _JSON(document)
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode

@@ -1,55 +1,62 @@
-"""Load the demo pool (or a scaled pool for benchmarks) into the directories."""
+"""Load the demo pool (or a scaled pool for benchmarks) into the directories.
+
+Through the directories' own writers, so every loaded record has its history
+("create", by 示例数据), as if a clerk had entered it.
+"""
 
 from __future__ import annotations
 
 from itertools import islice
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.history import record_change
-from app.pools.demo import DemoEnterprise, demo_pool, iter_scaled_enterprises
-from app.pools.models import (
-    ConflictOfInterest,
-    Enterprise,
-    EnterpriseTag,
-    Inspection,
-    Inspector,
-)
-from app.types import utcnow
+from app.pools.changes import snapshot
+from app.pools.conflict_service import CONFLICT_FIELDS
+from app.pools.demo import DemoEnterprise, DemoInspector, demo_pool, iter_scaled_enterprises
+from app.pools.enterprise_writer import NewEnterprise, create_enterprises
+from app.pools.inspection_writer import NewInspection, create_inspections
+from app.pools.inspector_writer import NewInspector, create_inspectors
+from app.pools.models import ConflictOfInterest, Enterprise
 
 DEMO_ACTOR = "示例数据"
 
 
-def _enterprise_row(e: DemoEnterprise) -> dict[str, object]:
-    now = utcnow()
-    return {
-        "uscc": e.uscc,
-        "name": e.name,
-        "county_code": e.county_code,
-        "sector": e.sector,
-        "subtype": e.subtype,
-        "status": e.status,
-        "risk_grade": e.risk_grade,
-        "key_supervision": e.key_supervision,
-        "pair_key": e.pair_key,
-        "address": e.address,
-        "created_at": now,
-        "updated_at": now,
-        "version": 1,
-    }
+def _new_enterprise(e: DemoEnterprise) -> NewEnterprise:
+    return NewEnterprise(
+        uscc=e.uscc,
+        name=e.name,
+        county_code=e.county_code,
+        sector=e.sector,
+        subtype=e.subtype,
+        status=e.status,
+        risk_grade=e.risk_grade,
+        key_supervision=e.key_supervision,
+        pair_key=e.pair_key,
+        address=e.address,
+        tags=tuple(sorted(set(e.tags))),
+    )
+
+
+def _new_inspector(d: DemoInspector) -> NewInspector:
+    return NewInspector(
+        cert_no=d.cert_no,
+        name=d.name,
+        cert_valid_from=d.cert_valid_from,
+        cert_valid_to=d.cert_valid_to,
+        unit=d.unit,
+        county_code=d.county_code,
+        specialties=tuple(d.specialties),
+        active=d.active,
+        phone=d.phone,
+    )
 
 
 def _insert_enterprises(session: Session, batch: list[DemoEnterprise]) -> dict[str, int]:
-    rows = session.execute(
-        insert(Enterprise).returning(Enterprise.id, Enterprise.uscc),
-        [_enterprise_row(e) for e in batch],
-    ).all()
-    ids = {uscc: id_ for id_, uscc in rows}
-    tags = [{"enterprise_id": ids[e.uscc], "tag": t} for e in batch for t in e.tags]
-    if tags:
-        session.execute(insert(EnterpriseTag), tags)
-    return ids
+    """The enterprises, with their history; their ids by code."""
+    ids = create_enterprises(session, [_new_enterprise(e) for e in batch], actor=DEMO_ACTOR)
+    return {e.uscc: id_ for e, id_ in zip(batch, ids, strict=True)}
 
 
 def _directory_is_empty(session: Session) -> bool:
@@ -57,24 +64,10 @@ def _directory_is_empty(session: Session) -> bool:
 
 
 def _insert_demo_inspectors(session: Session) -> dict[str, int]:
-    """The demo pool's inspectors; their ids by certificate number."""
-    inspector_ids: dict[str, int] = {}
-    for d in demo_pool().inspectors:
-        inspector = Inspector(
-            name=d.name,
-            cert_no=d.cert_no,
-            cert_valid_from=d.cert_valid_from,
-            cert_valid_to=d.cert_valid_to,
-            unit=d.unit,
-            county_code=d.county_code,
-            specialties=list(d.specialties),
-            active=d.active,
-            phone=d.phone,
-        )
-        session.add(inspector)
-        session.flush()
-        inspector_ids[d.cert_no] = inspector.id
-    return inspector_ids
+    """The demo pool's inspectors, with their history; their ids by certificate number."""
+    inspectors = demo_pool().inspectors
+    ids = create_inspectors(session, [_new_inspector(d) for d in inspectors], actor=DEMO_ACTOR)
+    return {d.cert_no: id_ for d, id_ in zip(inspectors, ids, strict=True)}
 
 
 def load_demo_pool(session: Session) -> dict[str, int]:
@@ -85,25 +78,32 @@ def load_demo_pool(session: Session) -> dict[str, int]:
     ids = _insert_enterprises(session, list(pool.enterprises))
     inspector_ids = _insert_demo_inspectors(session)
     for c in pool.conflicts:
-        session.add(
-            ConflictOfInterest(
-                inspector_id=inspector_ids[c.cert_no],
-                enterprise_id=ids[c.uscc],
-                reason=c.reason,
-                valid_from=c.valid_from,
-                valid_to=c.valid_to,
-            )
+        conflict = ConflictOfInterest(
+            inspector_id=inspector_ids[c.cert_no],
+            enterprise_id=ids[c.uscc],
+            reason=c.reason,
+            valid_from=c.valid_from,
+            valid_to=c.valid_to,
         )
-    for i in pool.inspections:
-        session.add(
-            Inspection(
-                enterprise_id=ids[i.uscc],
-                inspected_on=i.date,
-                kind=i.kind,
-                source=i.source,
-                note=i.note,
-            )
+        session.add(conflict)
+        session.flush()
+        record_change(
+            session,
+            entity="conflict",
+            entity_id=conflict.id,
+            action="create",
+            actor=DEMO_ACTOR,
+            before=None,
+            after=snapshot(conflict, CONFLICT_FIELDS),
         )
+    create_inspections(
+        session,
+        [
+            NewInspection(ids[i.uscc], i.uscc, i.date, i.kind, i.source, i.note)
+            for i in pool.inspections
+        ],
+        actor=DEMO_ACTOR,
+    )
     record_change(
         session,
         entity="directory",

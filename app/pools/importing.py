@@ -10,46 +10,33 @@ erases data.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
-from operator import attrgetter
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table as SqlTable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.bulk import insert_rows, next_ids
-from app.config import get_settings
-from app.errors import PayloadTooLarge
-from app.history import ChangeRecord, actor_key_id
 from app.pools import schemas, service
-from app.pools.archive import ArchiveRefused, archive_limits, check_archive
 from app.pools.columns import (
     ENTERPRISE_COLUMNS,
     INSPECTION_COLUMNS,
     INSPECTOR_COLUMNS,
     Column,
-    header_test,
 )
-from app.pools.models import Enterprise, EnterpriseTag, ImportBatch, Inspector
+from app.pools.enterprise_writer import NewEnterprise, create_enterprises
+from app.pools.import_batch import done, read_file, start_batch
+from app.pools.import_records import import_inspections, import_inspectors
+from app.pools.models import Enterprise, ImportBatch
 from app.pools.rows import (
     ImportReport,
-    Layout,
-    Problems,
     ValidRow,
     created,
     duplicate_check,
-    layout,
-    unreadable,
     updated,
     valid_rows,
 )
-from app.pools.tabular import XLSX_MAGIC, Table, TableError, read_table
-from app.types import utcnow
 
 __all__ = [
     "CHUNK_ROWS",
@@ -64,69 +51,6 @@ __all__ = [
     "import_inspectors",
     "start_batch",
 ]
-
-
-def _read(
-    data: bytes, filename: str, columns: Sequence[Column], report: ImportReport
-) -> tuple[Table, Layout, Problems]:
-    """The file's table and where each column is; a file without the
-    template's required columns is refused here."""
-    problems = Problems()
-    try:
-        if data.startswith(XLSX_MAGIC):
-            check_archive(data, archive_limits(get_settings()))
-        table = read_table(data, filename, is_header=header_test(columns))
-    except ArchiveRefused as exc:
-        if exc.too_large:
-            raise _archive_too_large(filename, exc) from exc
-        raise unreadable(filename, exc) from exc
-    except TableError as exc:
-        raise unreadable(filename, exc) from exc
-    where = layout(table, columns, report, problems)
-    problems.raise_if_any(filename)
-    return table, where, problems
-
-
-def _archive_too_large(filename: str, exc: ArchiveRefused) -> PayloadTooLarge:
-    message = f"无法导入文件“{filename}”：{exc.message}"
-    if exc.code == "archive_member_too_large":
-        return PayloadTooLarge(message, code="archive_member_too_large")
-    return PayloadTooLarge(message, code="archive_too_large")
-
-
-def _done(report: ImportReport, batch: ImportBatch | None, session: Session) -> ImportReport:
-    report.finish_warnings()
-    if batch is not None:
-        _finish(batch, report)
-        session.flush()
-    return report
-
-
-def start_batch(
-    session: Session, *, target: str, filename: str, data: bytes, actor: str
-) -> ImportBatch:
-    batch = ImportBatch(
-        target=target,
-        filename=filename[:255],
-        sha256=hashlib.sha256(data).hexdigest(),
-        actor=actor,
-        actor_key_id=actor_key_id(actor),
-        rows=0,
-        created=0,
-        updated=0,
-        unchanged=0,
-    )
-    session.add(batch)
-    session.flush()
-    return batch
-
-
-def _finish(batch: ImportBatch, report: ImportReport) -> None:
-    batch.rows = report.rows
-    batch.created = report.created
-    batch.updated = report.updated
-    batch.unchanged = report.unchanged
-    report.import_id = batch.id
 
 
 # -- enterprises ---------------------------------------------------------------
@@ -151,7 +75,7 @@ def import_enterprises(
     transaction back.
     """
     report = ImportReport(target="enterprises", dry_run=dry_run)
-    table, columns, problems = _read(data, filename, ENTERPRISE_COLUMNS, report)
+    table, columns, problems = read_file(data, filename, ENTERPRISE_COLUMNS, report)
     batch = (
         None
         if dry_run
@@ -197,7 +121,7 @@ def import_enterprises(
     problems.raise_if_any(filename)
     if progress is not None:
         progress(report.rows, report.rows)
-    return _done(report, batch, session)
+    return done(report, batch, session)
 
 
 # Rows of enterprises validated, then written, at a time.
@@ -336,16 +260,6 @@ def _apply_enterprise_updates(
     return changes
 
 
-_ENTERPRISES = cast(SqlTable, Enterprise.__table__)
-_ENTERPRISE_TAGS = cast(SqlTable, EnterpriseTag.__table__)
-_CHANGE_RECORDS = cast(SqlTable, ChangeRecord.__table__)
-
-# The columns of a new enterprise that differ from row to row (the timestamps and
-# version are the same for all), and the validated row's field for each.
-_NEW_ENTERPRISE = ("uscc", *(f for f in service.ENTERPRISE_FIELDS if f != "tags"))
-_NEW_VALUES = attrgetter(*("county" if c == "county_code" else c for c in _NEW_ENTERPRISE))
-
-
 def _insert_enterprises(
     session: Session,
     creates: list[ValidRow[schemas.EnterpriseCreate]],
@@ -356,153 +270,8 @@ def _insert_enterprises(
     report.created += len(creates)
     if batch is None or not creates:
         return
-    now = utcnow()
-    models = [row.model for row in creates]
-    ids = next_ids(session, _ENTERPRISES, len(models))
-    rows = [(id_, *_NEW_VALUES(m)) for id_, m in zip(ids, models, strict=True)]
-    insert_rows(
-        session,
-        _ENTERPRISES,
-        ("id", *_NEW_ENTERPRISE),
-        rows,
-        same={"created_at": now, "updated_at": now, "version": 1},
-    )
-    insert_rows(
-        session,
-        _ENTERPRISE_TAGS,
-        ("enterprise_id", "tag"),
-        [(id_, tag) for id_, m in zip(ids, models, strict=True) for tag in m.tags],
-    )
-    insert_rows(
-        session,
-        _CHANGE_RECORDS,
-        ("entity_id", "after"),
-        [(row[0], _created_snapshot(row, m.tags)) for row, m in zip(rows, models, strict=True)],
-        same={
-            "entity": "enterprise",
-            "action": "create",
-            "actor": actor,
-            "actor_key_id": actor_key_id(actor),
-            "at": now,
-            "import_id": batch.id,
-            "before": None,
-        },
-    )
-
-
-# service.enterprise_snapshot's keys, and where the tags go among a new row's values.
-_SNAPSHOT_KEYS = ("uscc", *service.ENTERPRISE_FIELDS)
-_TAGS_AT = _SNAPSHOT_KEYS.index("tags")
-
-
-def _created_snapshot(row: tuple[Any, ...], tags: list[str]) -> dict[str, Any]:
-    """What service.enterprise_snapshot gives for the enterprise the row creates."""
-    values = row[1:]  # after the id: uscc, then the fields but the tags, in snapshot order
-    return dict(zip(_SNAPSHOT_KEYS, (*values[:_TAGS_AT], tags, *values[_TAGS_AT:]), strict=True))
-
-
-# -- inspectors ----------------------------------------------------------------
-
-
-def import_inspectors(
-    session: Session, *, data: bytes, filename: str, actor: str, dry_run: bool = False
-) -> ImportReport:
-    """Validate a file of inspectors and upsert them all, or reject it whole."""
-    report = ImportReport(target="inspectors", dry_run=dry_run)
-    table, columns, problems = _read(data, filename, INSPECTOR_COLUMNS, report)
-    existing = {i.cert_no: i for i in session.scalars(select(Inspector))}
-    seen: dict[str, int] = {}
-    planned: list[ValidRow[schemas.InspectorCreate]] = []
-    for row in valid_rows(table, filename, schemas.InspectorCreate, columns, problems, report):
-        cert_no = row.model.cert_no
-        duplicate_check(cert_no, row.number, seen, "cert_no", "执法证号", columns, problems)
-        planned.append(row)
-    problems.raise_if_any(filename)
-
-    batch = (
-        None
-        if dry_run
-        else start_batch(session, target="inspectors", filename=filename, data=data, actor=actor)
-    )
-    changes: list[dict[str, Any]] = []
-    for row in planned:
-        model = row.model
-        current = existing.get(model.cert_no)
-        if current is None:
-            report.created += 1
-            changes.append(created(report, row, "cert_no"))
-            if batch is not None:
-                service.create_inspector(session, data=model, actor=actor, import_id=batch.id)
-            continue
-        given = {f: getattr(model, f) for f in row.values if f != "cert_no"}
-        before = service.inspector_snapshot(current)
-        update = schemas.InspectorUpdate.model_validate(given)
-        proposed = dict(before)
-        for f, v in update.model_dump(exclude_unset=True, exclude={"version"}).items():
-            proposed["county_code" if f == "county" else f] = (
-                v.isoformat() if isinstance(v, date) else v
-            )
-        changed = sorted(k for k in proposed if proposed[k] != before[k])
-        if not changed:
-            report.unchanged += 1
-            continue
-        report.updated += 1
-        changes.append(updated(report, row, model.cert_no, before, proposed, changed))
-        if batch is not None:
-            service.update_inspector(
-                session, inspector=current, data=update, actor=actor, import_id=batch.id
-            )
-    report.note_changes(changes)
-    return _done(report, batch, session)
-
-
-# -- inspection history ------------------------------------------------------
-
-
-def import_inspections(
-    session: Session, *, data: bytes, filename: str, actor: str, dry_run: bool = False
-) -> ImportReport:
-    """Validate a file of inspection records and add them all, or reject it whole."""
-    report = ImportReport(target="inspections", dry_run=dry_run)
-    table, columns, problems = _read(data, filename, INSPECTION_COLUMNS, report)
-    enterprises = {
-        uscc: id_ for id_, uscc in session.execute(select(Enterprise.id, Enterprise.uscc))
-    }
-    seen: dict[str, int] = {}
-    planned: list[ValidRow[schemas.InspectionCreate]] = []
-    for row in valid_rows(table, filename, schemas.InspectionCreate, columns, problems, report):
-        model = row.model
-        if model.uscc not in enterprises:
-            problems.add(
-                row=row.number,
-                column=columns.where("uscc"),
-                message=f"名录库中没有统一社会信用代码为 {model.uscc} 的企业，请先导入企业",
-                code="unknown_enterprise",
-                value=model.uscc,
-            )
-            continue
-        visit = f"{model.uscc}/{model.inspected_on}/{model.kind}/{model.source}"
-        duplicate_check(visit, row.number, seen, "uscc", "检查记录", columns, problems)
-        planned.append(row)
-    problems.raise_if_any(filename)
-
-    batch = (
-        None
-        if dry_run
-        else start_batch(session, target="inspections", filename=filename, data=data, actor=actor)
-    )
-    changes: list[dict[str, Any]] = []
-    for row in planned:
-        model = row.model
-        if service.find_inspection(session, enterprise_id=enterprises[model.uscc], data=model):
-            report.unchanged += 1
-            continue
-        report.created += 1
-        changes.append(created(report, row, "uscc"))
-        if batch is not None:
-            service.create_inspection(session, data=model, actor=actor, import_id=batch.id)
-    report.note_changes(changes)
-    return _done(report, batch, session)
+    new = [NewEnterprise.of(row.model) for row in creates]
+    create_enterprises(session, new, actor=actor, import_id=batch.id)
 
 
 IMPORTERS = {

@@ -1,0 +1,96 @@
+"""What every directory record's history shares: the fields a snapshot holds,
+the snapshot itself, the version check and the recorded update."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict
+from app.history import record_change
+from app.pools.models import ConflictOfInterest, Enterprise, Inspector
+from app.types import utcnow
+
+ENTERPRISE_FIELDS = (
+    "name",
+    "county_code",
+    "sector",
+    "subtype",
+    "status",
+    "risk_grade",
+    "key_supervision",
+    "tags",
+    "pair_key",
+    "address",
+)
+INSPECTOR_FIELDS = (
+    "name",
+    "cert_valid_from",
+    "cert_valid_to",
+    "unit",
+    "county_code",
+    "specialties",
+    "active",
+    "phone",
+)
+
+
+def _jsonable(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def snapshot(
+    record: Enterprise | Inspector | ConflictOfInterest, fields: Sequence[str]
+) -> dict[str, Any]:
+    """The record's fields as JSON, for history."""
+    return {f: _jsonable(getattr(record, f)) for f in fields}
+
+
+def enterprise_snapshot(e: Enterprise) -> dict[str, Any]:
+    """An enterprise's fields as JSON, with its code."""
+    return {"uscc": e.uscc} | snapshot(e, ENTERPRISE_FIELDS)
+
+
+def inspector_snapshot(i: Inspector) -> dict[str, Any]:
+    """An inspector's fields as JSON, with the certificate number."""
+    return {"cert_no": i.cert_no} | snapshot(i, INSPECTOR_FIELDS)
+
+
+def check_version(current: int, given: int | None, what: str) -> None:
+    if given is not None and given != current:
+        raise Conflict(
+            f"{what}已被他人修改（当前版本 {current}，提交的版本 {given}），请刷新后重试",
+            code="version_conflict",
+        )
+
+
+def record_update(
+    session: Session,
+    record: Enterprise | Inspector | ConflictOfInterest,
+    *,
+    entity: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    actor: str,
+    import_id: int | None = None,
+) -> bool:
+    """Bump the record's version and keep the change in history, if there is one."""
+    if after == before:
+        return False
+    record.version += 1
+    record.updated_at = utcnow()
+    session.flush()
+    record_change(
+        session,
+        entity=entity,
+        entity_id=record.id,
+        action="update",
+        actor=actor,
+        before=before,
+        after=after,
+        import_id=import_id,
+    )
+    return True
