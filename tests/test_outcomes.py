@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from app.history import ChangeRecord
 from tests.factories import beijing_today, ceremony_time, create_enterprise, reveal_dice, uscc
 
 WITNESSES = ["王见证（纪检监察组）", "李公证（公证处）"]
@@ -43,7 +46,9 @@ def _done_draw(client: TestClient) -> dict[str, Any]:
     return done
 
 
-def test_outcomes_are_recorded_then_published_and_then_fixed(client: TestClient) -> None:
+def test_outcomes_are_recorded_then_published_and_then_fixed(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
     draw = _done_draw(client)
     public_id = draw["public_id"]
     drawn = [u["key"] for u in draw["result"]["strata"][0]["selected"]]
@@ -93,6 +98,14 @@ def test_outcomes_are_recorded_then_published_and_then_fixed(client: TestClient)
     assert f"责令限期整改（检查日 {TODAY}）：消防器材过期，限期 15 日整改" in page
     history = client.get(f"/api/v1/inspections?uscc={drawn[0]}").json()["items"]
     assert [(h["kind"], h["inspected_on"]) for h in history] == [("city", TODAY)]
+    # The inspection record the publication made has its history, like any other.
+    with session_factory() as session:
+        created = session.execute(
+            select(ChangeRecord.action, ChangeRecord.actor).where(
+                ChangeRecord.entity == "inspection", ChangeRecord.entity_id == history[0]["id"]
+            )
+        ).all()
+    assert [tuple(c) for c in created] == [("create", "测试经办人员")]
     notice = client.get(f"/draws/{public_id}.csv").content.decode("utf-8-sig")
     assert notice.splitlines()[0].endswith(",检查结果,结果公开期限")
     assert f"责令限期整改（检查日 {TODAY}）" in notice

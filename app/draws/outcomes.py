@@ -20,7 +20,7 @@ from app.draws.units import units_of
 from app.errors import Conflict, InvalidInput, NotFound
 from app.history import record_change
 from app.ledger import store as ledger
-from app.pools.models import Inspection
+from app.pools.inspection_writer import NewInspection, record_outcome_inspection
 from app.pools.service import enterprise_by_uscc
 from app.types import BEIJING, rfc3339, utcnow
 
@@ -146,23 +146,19 @@ def publish(session: Session, *, public_id: str, uscc: str, actor: str) -> Outco
     )
     enterprise = enterprise_by_uscc(session, outcome.uscc)
     source = f"市应急管理局双随机抽查 {draw.public_id}"
-    exists = session.scalar(
-        select(Inspection.id).where(
-            Inspection.enterprise_id == enterprise.id,
-            Inspection.inspected_on == outcome.inspected_on,
-            Inspection.kind == "city",
-            Inspection.source == source,
-        )
+    # The visit joins the enterprise's inspection record through the one writer
+    # of inspection records, with its history; a visit already there is kept as it is.
+    record_outcome_inspection(
+        session,
+        new=NewInspection(
+            enterprise.id,
+            outcome.uscc,
+            outcome.inspected_on,
+            "city",
+            source,
+            OUTCOME_LABELS[outcome.outcome],
+        ),
+        actor=actor,
     )
-    if exists is None:
-        session.add(
-            Inspection(
-                enterprise_id=enterprise.id,
-                inspected_on=outcome.inspected_on,
-                kind="city",
-                source=source,
-                note=OUTCOME_LABELS[outcome.outcome],
-            )
-        )
     session.flush()
     return outcome
