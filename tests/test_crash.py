@@ -136,9 +136,16 @@ def _run_draw(api: httpx.Client, witness_key: str, stratum: str, digits: str, ac
 def _finish_draw(
     api: httpx.Client, witness_key: str, public_id: str, digits: str, acks: Acks
 ) -> None:
-    entered = api.post(
-        f"/api/v1/draws/{public_id}/seed", json={"digits": digits, "witnesses": WITNESSES}
-    )
+    seed_body = {"digits": digits, "witnesses": WITNESSES}
+    entered = api.post(f"/api/v1/draws/{public_id}/seed", json=seed_body)
+    if entered.status_code == 409 and entered.json()["code"] == "digits_already_entered":
+        # a crash came between an earlier entry and its confirmation: the clerk takes
+        # that entry back, on the record, and enters the digits again
+        withdrawn = api.post(
+            f"/api/v1/draws/{public_id}/seed/withdraw", json={"reason": "服务中断，重新录入点数"}
+        )
+        assert withdrawn.status_code == 200, withdrawn.text
+        entered = api.post(f"/api/v1/draws/{public_id}/seed", json=seed_body)
     assert entered.status_code == 200, entered.text
     done = api.post(
         f"/api/v1/draws/{public_id}/seed/confirm",

@@ -8,6 +8,8 @@ status code, content type, body schema, and that invalid input is refused.
 
 from __future__ import annotations
 
+import traceback
+
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi import checks
@@ -45,4 +47,11 @@ def test_every_operation_conforms(client: ApiClient) -> None:
         try:
             exercise()
         except Exception as exc:
-            raise AssertionError(f"{operation.label}: {exc}") from exc
+            raise AssertionError(f"{operation.label}: {_explained(exc)}") from exc
+
+
+def _explained(exc: BaseException) -> str:
+    """The failure and, for a flaky one, what each attempt raised (Hypothesis groups them)."""
+    inner = getattr(exc, "exceptions", ())
+    parts = [str(exc)] + ["".join(traceback.format_exception(e)) for e in inner]
+    return "\n".join(parts)

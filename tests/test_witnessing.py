@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Settings
 from app.ledger import store, witnessing
 from app.ledger.keys import Signer, load_or_create_signer
+from app.ledger.origin import LOCAL_ORIGIN
 from app.ledger.witness_models import Cosignature, WitnessState
 from app.ledger.witness_worker import Witnessing
 from tests.independent_witness.witness import IndependentWitness, serve
@@ -386,7 +387,7 @@ def test_three_workers_ask_the_witness_once_per_checkpoint(
     from tests.test_concurrency import prepare_service, start_server
 
     keys = prepare_service(pg_db_url, tmp_path)
-    signer = load_or_create_signer(tmp_path, Settings(data_dir=tmp_path).log_origin)
+    signer = load_or_create_signer(tmp_path, LOCAL_ORIGIN)
     runs = _start(signer, "three.example/witness")
     running = next(runs)
     running.witness.delay = 0.2

@@ -39,7 +39,7 @@ if str(Path(__file__).resolve().parent) not in sys.path:  # loaded from its file
 # The names below are also this module's interface for tests and `shuangsui verify`.
 from shuangsui_verify.canonical import jcs, sha256_hex  # noqa: E402
 from shuangsui_verify.ceremony import check_ceremony  # noqa: E402
-from shuangsui_verify.checks import Report  # noqa: E402
+from shuangsui_verify.checks import Report, check_result_entry  # noqa: E402
 from shuangsui_verify.cli import Inputs, open_checkpoint, run  # noqa: E402
 from shuangsui_verify.draw import Refused, draw  # noqa: E402
 from shuangsui_verify.merkle import verify_consistency, verify_inclusion  # noqa: E402
@@ -48,6 +48,7 @@ __all__ = [
     "Refused",
     "Report",
     "check_ceremony",
+    "check_result_entry",
     "draw",
     "fetch",
     "jcs",

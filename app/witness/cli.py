@@ -67,7 +67,7 @@ def serve(
 @witness_cli.command("push")
 def push() -> None:
     """Send the log's latest checkpoint to the policy's witnesses now, and say what each answered."""
-    from app.cli import _prepare
+    from app.cli import _origin, _prepare
     from app.config import get_settings
     from app.db import make_engine, make_sessionmaker
     from app.ledger.keys import load_or_create_signer
@@ -79,7 +79,7 @@ def push() -> None:
         typer.echo("未配置见证策略文件（SHUANGSUI_WITNESS_POLICY）", err=True)
         raise typer.Exit(code=1)
     engine = make_engine(_prepare())
-    signer = load_or_create_signer(settings.data_dir, settings.log_origin)
+    signer = load_or_create_signer(settings.data_dir, _origin())
     try:
         policy = load_policy(settings.witness_policy, signer.verifier_key)
         client = Witnessing(make_sessionmaker(engine), policy)
