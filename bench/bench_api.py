@@ -166,27 +166,37 @@ def _wait_ready(base: str, server: subprocess.Popen[bytes], log_path: Path) -> N
     raise RuntimeError(f"the server did not answer within 60 s: {log_path.read_text()[-2000:]}")
 
 
-def load(url: str, seconds: float) -> dict[str, float]:
-    """Requests/s, p50 and p99 (ms) and failures of `url` under CONNECTIONS connections.
+def load(
+    url: str,
+    seconds: float,
+    *,
+    connections: int = CONNECTIONS,
+    threads: int = 2,
+    paths: tuple[str, ...] = (),
+) -> dict[str, float]:
+    """Requests/s, p50 and p99 (ms) and failures of `url` under `connections` connections.
 
-    Latencies are those of the requests that completed within the run.
+    With `paths`, each connection asks for them in turn on `url`'s server (wrk
+    only). Latencies are those of the requests that completed within the run.
     """
     wrk = shutil.which("wrk")
     if wrk is None:
+        assert not paths, "several paths need wrk"
         return module_in_child(
-            "bench.httpload", url, "--connections", str(CONNECTIONS), "--seconds", str(seconds)
+            "bench.httpload", url, "--connections", str(connections), "--seconds", str(seconds)
         )
     output = subprocess.run(
         [
             wrk,
-            "-t2",
-            f"-c{CONNECTIONS}",
+            f"-t{threads}",
+            f"-c{connections}",
             f"-d{max(1, round(seconds))}s",
             "--timeout",
             "10s",
             "-s",
             str(WRK_SCRIPT),
             url,
+            *(["--", *paths] if paths else []),
         ],
         capture_output=True,
         text=True,

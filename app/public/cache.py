@@ -8,14 +8,20 @@ here, before routing, without a worker thread or a database connection.
 
 Deadlines are read against today's date, so the date is part of a page's key.
 Each process re-reads the log's size at most every `ttl` seconds, and at once
-after it appended to the log itself; another process's entry shows within `ttl`.
+after it appended to the log itself; another process's entry shows within `ttl`
+(plus one read's time: requests arriving while the size is read use the last one).
 
 So that reads cannot be turned into work, the pages define no query string and
 any is ignored (`?bust=<random>` is the same page, from the cache); a page is
-rendered by one request at a time (others asking for it meanwhile wait and get
-that rendering), so each page and notice file is rendered at most once per log
-size; and renderings are rate-limited per client address (`limits`), the cached
-answers are not.
+rendered by one request at a time, so each page and notice file is rendered at
+most once per log size; and renderings are rate-limited per client address
+(`limits`), the cached answers are not.
+
+While the log's new entry is being rendered into a page, others asking for that
+page get its rendering at the previous log size at once (HTTP's
+stale-while-revalidate), rather than all waiting for the one rendering: a page
+is then behind the log by one rendering's time, as it already may be by `ttl`.
+Only a page never rendered before makes them wait.
 """
 
 from __future__ import annotations
@@ -64,6 +70,10 @@ class LogVersion:
             return self._size
         if self._lock is None:  # made inside the running event loop
             self._lock = asyncio.Lock()
+        if self._lock.locked() and self._size >= 0:
+            # Being read now: the size just read stands meanwhile, rather than every
+            # request waiting for one thread (and one connection) under load.
+            return self._size
         async with self._lock:
             if time.monotonic() - self._read_at >= self.ttl:
                 started = time.monotonic()
@@ -127,6 +137,8 @@ class PublicPageCache:
         self._pages: OrderedDict[tuple[str, int, date], _Page] = OrderedDict()
         self._lock = threading.Lock()
         self._rendering: dict[tuple[str, int, date], _Flight] = {}
+        # The newest rendering of each page (path and day), by log size.
+        self._newest: dict[tuple[str, date], tuple[str, int, date]] = {}
         self._rate: RateLimitItem = parse(renderings)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
@@ -146,6 +158,8 @@ class PublicPageCache:
         # Deadlines are read against today's date: a new day renders the pages anew.
         address = (scope["path"], log_size, beijing_today())
         answer = self._cached(address, scope)
+        if answer is None and address in self._rendering:
+            answer = self._previous(address, scope)  # being rendered: the last one meanwhile
         if answer is None:
             flight = self._rendering.setdefault(address, _Flight())
             flight.waiting += 1
@@ -171,6 +185,15 @@ class PublicPageCache:
             return None
         scope["route"] = page.route  # for the request metrics
         return page.messages()
+
+    def _previous(self, address: tuple[str, int, date], scope: Scope) -> list[Message] | None:
+        """The page's newest rendering at a smaller log size, if it is still kept."""
+        path, log_size, day = address
+        with self._lock:
+            newest = self._newest.get((path, day))
+        if newest is None or newest[1] >= log_size:
+            return None
+        return self._cached(newest, scope)
 
     async def _render(
         self, address: tuple[str, int, date], scope: Scope, receive: Receive
@@ -208,5 +231,11 @@ class PublicPageCache:
         with self._lock:
             self._pages[address] = page
             self._pages.move_to_end(address)
+            path, log_size, day = address
+            newest = self._newest.get((path, day))
+            if newest is None or newest[1] < log_size:
+                self._newest[(path, day)] = address
             while len(self._pages) > self.capacity:
-                self._pages.popitem(last=False)
+                evicted, _ = self._pages.popitem(last=False)
+                if self._newest.get((evicted[0], evicted[2])) == evicted:
+                    del self._newest[(evicted[0], evicted[2])]
