@@ -3,7 +3,9 @@
 
 `shuangsui serve --workers 2` on a fresh SQLite database with the Hengyang demo
 pool, on loopback. Two runs, the same but for the attackers: `--readers` public
-readers loop over the draw list and a draw's page; an operator (and a witness)
+readers loop over the draw list and a draw's page (wrk's connections, one C
+thread, when wrk is installed; else asyncio/httpx clients, whose own cost on
+these two cores then shows in the figures); an operator (and a witness)
 run draw ceremonies one after another (plan from a template, freeze, enter the
 dice digits, confirm them), each step timed; with attackers, `--attackers`
 connections send the headers of an authenticated `POST /api/v1/plans` with a
