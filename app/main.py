@@ -17,6 +17,7 @@ from app.access.policy import policy_of
 from app.access.router import router as keys_router
 from app.config import Settings, get_settings
 from app.db import MAX_CONNECTIONS, make_engine, make_sessionmaker
+from app.draws.figures import draw_figures
 from app.draws.router import router as draws_router
 from app.errors import DomainError, Problem, problem_response
 from app.idempotency import Replay
@@ -32,6 +33,7 @@ from app.limits import BodySizeLimit, InFlight
 from app.observability import install_observability
 from app.openapi import install as install_openapi
 from app.openapi import operation_id
+from app.pools.figures import directory_figures
 from app.pools.router import router as pools_router
 from app.pools.transfer import router as transfer_router
 from app.public.cache import LogVersion, PublicPageCache
@@ -208,7 +210,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(guide_router)
     mount_static(app)
     app.include_router(keys_router)
-    install_observability(app)
+    install_observability(app, figures=(draw_figures, directory_figures))
     install_openapi(app)
     _check_routes(app)
     return app
