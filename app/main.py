@@ -33,6 +33,7 @@ from app.limits import BodySizeLimit, InFlight
 from app.observability import install_observability
 from app.openapi import install as install_openapi
 from app.openapi import operation_id
+from app.pools.exports import router as exports_router
 from app.pools.figures import directory_figures
 from app.pools.router import router as pools_router
 from app.pools.transfer import router as transfer_router
@@ -200,6 +201,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(Exception, _unexpected_error)
 
     app.include_router(transfer_router)
+    app.include_router(exports_router)
     app.include_router(pools_router)
     app.include_router(draws_router)
     app.include_router(log_router)

@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from app.access.policy import PUBLIC, allow
 from app.db import SessionDep
+from app.downloads import XLSX, attachment
 from app.draws import service
 from app.draws.bundle import draw_bundle
 from app.draws.models import Draw
-from app.pools.transfer import XLSX, attachment
 from app.public import notice, views
 from app.public.deadlines import beijing_today
 from app.public.docs import templates
