@@ -18,6 +18,7 @@ from app.access.router import router as keys_router
 from app.config import Settings, get_settings
 from app.db import MAX_CONNECTIONS, make_engine, make_sessionmaker
 from app.draws.figures import draw_figures
+from app.draws.plan_routes import router as plans_router
 from app.draws.router import router as draws_router
 from app.errors import DomainError, Problem, problem_response
 from app.idempotency import Replay
@@ -33,8 +34,10 @@ from app.limits import BodySizeLimit, InFlight
 from app.observability import install_observability
 from app.openapi import install as install_openapi
 from app.openapi import operation_id
+from app.pools.enterprise_routes import router as enterprises_router
 from app.pools.exports import router as exports_router
 from app.pools.figures import directory_figures
+from app.pools.inspector_routes import router as inspectors_router
 from app.pools.router import router as pools_router
 from app.pools.transfer import router as transfer_router
 from app.public.cache import LogVersion, PublicPageCache
@@ -202,7 +205,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(transfer_router)
     app.include_router(exports_router)
+    app.include_router(enterprises_router)
+    app.include_router(inspectors_router)
     app.include_router(pools_router)
+    app.include_router(plans_router)
     app.include_router(draws_router)
     app.include_router(log_router)
     app.include_router(proof_router)

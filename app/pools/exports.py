@@ -20,9 +20,10 @@ from app.db import SessionDep
 from app.downloads import BINARY, XLSX, attachment, spooled_file
 from app.errors import PROBLEM_RESPONSES
 from app.pools import importing
+from app.pools.enterprise_routes import EnterpriseFilters
 from app.pools.importing import Column
+from app.pools.inspector_routes import InspectorFilters
 from app.pools.models import Enterprise, Inspection, Inspector
-from app.pools.router import EnterpriseFilters, InspectorFilters
 from app.pools.tabular import write_csv_to, write_xlsx_to
 from app.pools.transfer import TITLES
 from app.routing import TransactionalRoute
