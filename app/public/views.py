@@ -19,6 +19,7 @@ from app.draws.bundle import proving_checkpoint
 from app.draws.frames import month_bounds
 from app.draws.models import Draw, Outcome
 from app.draws.sources import source_named
+from app.draws.status import DrawStatus
 from app.ledger import store
 from app.ledger.keys import Signer
 from app.ledger.models import LogEntry
@@ -26,11 +27,11 @@ from app.pools.models import Enterprise, Inspector
 from app.public import notice
 from app.public.deadlines import BEIJING, OUTCOME_WORKING_DAYS, outcome_state
 
-STATUS_LABELS = {
-    "frozen": "已冻结，待摇号",
-    "done": "已出结果",
-    "failed": "抽取失败",
-    "annulled": "已撤销",
+STATUS_LABELS: dict[str, str] = {
+    DrawStatus.FROZEN: "已冻结，待摇号",
+    DrawStatus.DONE: "已出结果",
+    DrawStatus.FAILED: "抽取失败",
+    DrawStatus.ANNULLED: "已撤销",
 }
 KIND_LABELS = {
     "commitment": "承诺（冻结框架）",
@@ -158,7 +159,7 @@ def _ceremony(session: Session, draw: Draw) -> str | None:
     parts = [f"骰子点数录入 {counts['entries']} 次，撤回 {counts['withdrawals']} 次"]
     if draw.dice is not None:
         parts.append(f"由见证人 {draw.dice['confirmed_person']} 确认")
-    elif draw.status == "frozen":
+    elif draw.status == DrawStatus.FROZEN:
         parts.append("尚待见证人确认")
     return "，".join(parts)
 
@@ -244,7 +245,7 @@ def draw_detail(session: Session, draw: Draw, *, today: date) -> dict[str, Any]:
                             published.get(code),
                             planned_day=inspection_day,
                             today=today,
-                            annulled=draw.status == "annulled",
+                            annulled=draw.status == DrawStatus.ANNULLED,
                         ),
                     }
                 )
