@@ -30,8 +30,7 @@ from app.draws.schemas import (
     SeedConfirmation,
     Withdrawal,
 )
-from app.draws.sources import source_named
-from app.errors import PROBLEM_RESPONSES, InvalidInput
+from app.errors import PROBLEM_RESPONSES
 from app.idempotency import IDEMPOTENT
 from app.ledger import store as ledger
 from app.pools.schemas import ChangeOut
@@ -184,17 +183,7 @@ def reveal_seed(
     public_id: str,
     body: Annotated[DiceReveal | Beacon | None, Body()] = None,
 ) -> DrawOut:
-    if isinstance(body, DiceReveal):
-        draw = ceremony.enter_digits(session, public_id=public_id, reveal=body, actor=actor)
-        return draw_out(session, draw)
-    draw = service.get_draw(session, public_id)
-    source = source_named(draw.seed_source)
-    if not source.uses_beacon:
-        raise InvalidInput(
-            "现场摇号须提交 digits（骰子点数，至少 20 位）和 witnesses（在场的公告见证人）"
-        )
-    beacon = body if isinstance(body, Beacon) else None
-    draw = ceremony.take_beacon(session, public_id=public_id, beacon=beacon, actor=actor)
+    draw = ceremony.reveal_seed(session, public_id=public_id, body=body, actor=actor)
     return draw_out(session, draw)
 
 
