@@ -1,21 +1,27 @@
-"""The command line: `shuangsui serve | migrate | demo | import | export`."""
+"""The command line: `shuangsui serve | migrate | audit-log | keys | verify | monitor`,
+and the features' commands it registers (each group in its feature's cli module:
+demo and import in app/pools/cli.py, plan and draw in app/draws/cli.py, log in
+app/ledger/log_cli.py, witness in app/witness/cli.py). The set-up they share, the
+data directory, the log's key and the schema (`_prepare`) and the unit of work
+(`_unit_of_work`), is here."""
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from app.config import get_settings
 from app.db import make_engine, make_sessionmaker
+from app.draws.cli import draw_cli, plan_cli
 from app.ledger.log_cli import log_cli
 from app.migrate import upgrade
+from app.pools import cli as pools_cli
 from app.witness.cli import witness_cli
 
 if TYPE_CHECKING:
@@ -58,25 +64,8 @@ def migrate() -> None:
     typer.echo(f"数据库已是最新结构：{url}")
 
 
-@cli.command()
-def demo(
-    scale: Annotated[
-        int | None, typer.Option(help="生成 N 家企业的大规模名录（基准测试用），而非衡阳示例名录")
-    ] = None,
-) -> None:
-    """Load the demo pool of Hengyang (or a scaled pool) into an empty directory."""
-    from app.pools.demo_load import load_demo_pool, load_scaled_pool
-
-    engine = make_engine(_prepare())
-    factory = make_sessionmaker(engine)
-    with factory() as session:
-        counts = load_demo_pool(session) if scale is None else load_scaled_pool(session, scale)
-        session.commit()
-    engine.dispose()
-    if not counts:
-        typer.echo("名录中已有企业，未载入示例名录")
-        return
-    typer.echo("示例名录：" + "，".join(f"{k} {v}" for k, v in counts.items()))
+# The directories' commands live with the directories (app/pools/cli.py).
+cli.command("demo")(pools_cli.demo)
 
 
 @cli.command()
@@ -179,82 +168,7 @@ def _demo_keys(url: str) -> None:
     engine.dispose()
 
 
-# A terminal shows the first problems, and never a whole cell (which may be huge).
-CLI_LISTED_PROBLEMS = 50
-CLI_SHOWN_CHARS = 80
-
-
-def _clipped(text: str) -> str:
-    return text if len(text) <= CLI_SHOWN_CHARS else text[:CLI_SHOWN_CHARS] + "…"
-
-
-@cli.command("import")
-def import_file(
-    target: Annotated[str, typer.Argument(help="enterprises | inspectors | inspections")],
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="只检查并报告，不写入")] = False,
-    actor: Annotated[str, typer.Option(help="操作人，记入变更历史")] = "命令行导入",
-) -> None:
-    """Import a CSV/XLSX/XLS file into a directory: all rows or none."""
-    from app.errors import ImportRejected
-    from app.pools.importing import IMPORTERS, import_enterprises
-
-    if target not in IMPORTERS:
-        raise typer.BadParameter(f"应为 {'、'.join(IMPORTERS)} 之一", param_hint="TARGET")
-    importer = IMPORTERS[target][0]
-    engine = make_engine(_prepare())
-    data = file.read_bytes()
-    with (
-        make_sessionmaker(engine)() as session,
-        typer.progressbar(length=1, label=f"导入 {file.name}") as bar,
-    ):
-        last = 0
-
-        def progress(done: int, total: int) -> None:
-            nonlocal last
-            bar.length = max(total, 1)
-            bar.update(done - last)
-            last = done
-
-        try:
-            if importer is import_enterprises:
-                report = import_enterprises(
-                    session,
-                    data=data,
-                    filename=file.name,
-                    actor=actor,
-                    dry_run=dry_run,
-                    progress=progress,
-                )
-            else:
-                report = importer(
-                    session, data=data, filename=file.name, actor=actor, dry_run=dry_run
-                )
-        except ImportRejected as exc:
-            session.rollback()
-            typer.echo("")
-            typer.echo(exc.detail, err=True)
-            for item in exc.errors[:CLI_LISTED_PROBLEMS]:
-                where = f"第 {item.row} 行" + (f" {item.column}" if item.column else "")
-                value = f"（值：{_clipped(item.value)}）" if item.value else ""
-                typer.echo(f"  {where}：{item.message}{value}", err=True)
-            total = exc.errors_total or len(exc.errors)
-            if total > CLI_LISTED_PROBLEMS:
-                typer.echo(f"  ……共 {total} 处", err=True)
-            raise typer.Exit(code=1) from exc
-        if dry_run:
-            session.rollback()
-        else:
-            session.commit()
-    engine.dispose()
-    verb = "将" if dry_run else "已"
-    typer.echo(
-        f"{file.name}：{report.rows} 行；{verb}新增 {report.created}，{verb}更新 {report.updated}，"
-        f"未变 {report.unchanged}"
-        + ("（试运行，未写入）" if dry_run else f"；导入批次 {report.import_id}")
-    )
-    for warning in report.warnings:
-        typer.echo(f"提示：{warning}")
+cli.command("import")(pools_cli.import_file)
 
 
 @cli.command("audit-log")
@@ -279,8 +193,6 @@ def audit_log() -> None:
     raise typer.Exit(code=1)
 
 
-plan_cli = typer.Typer(help="抽查计划", no_args_is_help=True)
-draw_cli = typer.Typer(help="抽查：冻结、揭晓种子、撤销、验证包", no_args_is_help=True)
 keys_cli = typer.Typer(help="API 密钥：创建、查询、吊销（密钥只显示一次）", no_args_is_help=True)
 cli.add_typer(plan_cli, name="plan")
 cli.add_typer(draw_cli, name="draw")
@@ -315,191 +227,6 @@ def _unit_of_work(actor: str = "命令行") -> Iterator[tuple[Session, Signer]]:
                 raise typer.Exit(code=1) from exc
     finally:
         engine.dispose()
-
-
-@plan_cli.command("templates")
-def plan_templates() -> None:
-    """List the ready plans of the 2024 and 2025 annual plans."""
-    from app.draws.templates import TEMPLATES, planned_total
-
-    for key, template in TEMPLATES.items():
-        total = planned_total(template)
-        typer.echo(f"{key:22} {template.title}" + (f"（{total} 家）" if total else ""))
-
-
-@plan_cli.command("create")
-def plan_create(
-    template: Annotated[str, typer.Argument(help="模板名，见 shuangsui plan templates")],
-    actor: Annotated[str, typer.Option(help="操作人")] = "命令行",
-) -> None:
-    """Create a plan from a template; prints its id."""
-    from app.draws import service
-    from app.draws.templates import TEMPLATES
-
-    if template not in TEMPLATES:
-        raise typer.BadParameter(f"没有模板 {template}", param_hint="TEMPLATE")
-    with _unit_of_work() as (session, _signer):
-        plan = service.create_plan(
-            session, data=TEMPLATES[template], actor=actor, template_key=template
-        )
-        typer.echo(f"计划 {plan.id}：{plan.title}")
-
-
-@draw_cli.command("freeze")
-def draw_freeze(
-    plan_id: int,
-    witness: Annotated[list[str], typer.Option(help="见证人（至少两位，可重复）")] = [],  # noqa: B006
-    ceremony_at: Annotated[
-        str | None, typer.Option(help="摇号仪式时间，ISO 8601，须带时区（缺省为现在）")
-    ] = None,
-    source: Annotated[
-        str, typer.Option(help="随机种子来源：dice、drand 或 dice+drand（推荐）")
-    ] = "dice",
-    drand_delay: Annotated[
-        int | None,
-        typer.Option(help="drand：冻结后多少秒的轮次；dice+drand：仪式开始后多少秒的轮次"),
-    ] = None,
-    replaces: Annotated[str | None, typer.Option(help="替代的（已撤销或失败的）抽查编号")] = None,
-    actor: Annotated[str, typer.Option(help="操作人")] = "命令行",
-) -> None:
-    """Freeze a plan's frame now and commit to it in the public log."""
-    from pydantic import ValidationError
-
-    from app.draws import ceremony, service
-    from app.draws.schemas import FreezeRequest
-
-    announcement: dict[str, Any] = {"source": source}
-    if source in ("dice", "dice+drand"):
-        announcement |= {
-            "ceremony_at": ceremony_at or datetime.now(UTC).isoformat(),
-            "witnesses": witness,
-        }
-    if drand_delay is not None:
-        key = "delay_seconds" if source == "drand" else "round_delay_seconds"
-        announcement[key] = drand_delay
-    try:
-        request = FreezeRequest.model_validate({"seed": announcement, "replaces": replaces})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise typer.BadParameter(
-            f"{'.'.join(map(str, first['loc']))}：{first['msg']}（见证人至少两位，时间须带时区）"
-        ) from exc
-    with _unit_of_work() as (session, _signer):
-        plan = service.get_plan(session, plan_id)
-        window = get_settings().ceremony_window
-        draw = ceremony.freeze(session, plan=plan, request=request, actor=actor, window=window)
-        typer.echo(f"已冻结 {draw.public_id}：框架哈希 {draw.frame_hash}")
-        for stratum in draw.provenance["strata"]:
-            typer.echo(f"  {stratum['label']}：符合条件 {stratum['eligible']} 个单位")
-
-
-@draw_cli.command("seed")
-def draw_seed(
-    public_id: str,
-    digits: Annotated[str | None, typer.Option(help="骰子点数，至少 20 位")] = None,
-    witness: Annotated[list[str], typer.Option(help="在场的公告见证人（至少两位）")] = [],  # noqa: B006
-    confirmed_by: Annotated[
-        str | None, typer.Option(help="核对点数的见证人（缺省为第一位在场见证人）")
-    ] = None,
-    actor: Annotated[str, typer.Option(help="操作人")] = "命令行",
-) -> None:
-    """Reveal the seed (dice digits, then for dice+drand or drand the announced round) and run the draw."""
-    from pydantic import ValidationError
-
-    from app.draws import ceremony, service
-    from app.draws.schemas import DiceReveal
-    from app.draws.sources import source_named
-    from app.history import Person
-
-    with _unit_of_work() as (session, _signer):
-        draw = service.get_draw(session, public_id)
-        source = source_named(draw.seed_source)
-        if source.uses_dice and (draw.dice is None or not source.uses_beacon):
-            try:
-                reveal = DiceReveal(digits=(digits or "").replace(" ", ""), witnesses=witness)
-            except ValidationError as exc:
-                raise typer.BadParameter("须给出至少 20 位骰子点数和至少两位在场见证人") from exc
-            witness_name = confirmed_by or reveal.witnesses[0]
-            draw = ceremony.reveal_dice(
-                session,
-                public_id=public_id,
-                reveal=reveal,
-                operator=actor,
-                witness=Person(actor=f"{witness_name}（{actor}）", name=witness_name),
-            )
-            if source.uses_beacon:
-                typer.echo(
-                    f"骰子点数已确认并记入日志；第 {draw.announcement['round']} 轮"
-                    "发布后再次运行本命令，取 drand 信标并计算结果"
-                )
-        elif source.uses_beacon:
-            draw = ceremony.take_beacon(session, public_id=public_id, beacon=None, actor=actor)
-        _print_draw(draw)
-
-
-def _print_draw(draw: Any) -> None:
-    typer.echo(f"{draw.public_id}（{draw.status}）种子：{draw.seed}")
-    if draw.failure:
-        typer.echo(f"  抽查失败：{draw.failure['message']}")
-    if draw.result_jcs:
-        result = json.loads(draw.result_jcs)
-        teams = {a["unit"]: a["inspectors"] for a in result.get("assignments") or []}
-        for stratum in result["strata"]:
-            typer.echo(f"  [{stratum['id']}]")
-            for unit in stratum["selected"]:
-                team = "、".join(teams.get(unit["key"], []))
-                typer.echo(f"    {unit['key']}" + (f"  检查人员：{team}" if team else ""))
-        for pair in result.get("pairs") or []:
-            typer.echo(f"  交叉执法：{pair['team']} → {pair['target']}")
-
-
-@draw_cli.command("show")
-def draw_show(public_id: str) -> None:
-    """Show a draw and its result."""
-    from app.draws import service
-
-    with _unit_of_work() as (session, _signer):
-        _print_draw(service.get_draw(session, public_id))
-
-
-@draw_cli.command("annul")
-def draw_annul(
-    public_id: str,
-    reason: Annotated[str, typer.Option(help="撤销理由（公开）")],
-    decided_by: Annotated[str, typer.Option(help="决定人或决定机关")],
-    actor: Annotated[str, typer.Option(help="操作人")] = "命令行",
-) -> None:
-    """Annul a draw in public (it stays in the log, marked annulled)."""
-    from app.draws import ceremony
-    from app.draws.schemas import Annul
-
-    with _unit_of_work() as (session, _signer):
-        draw = ceremony.annul(
-            session,
-            public_id=public_id,
-            data=Annul(reason=reason, decided_by=decided_by),
-            actor=actor,
-        )
-        typer.echo(f"{draw.public_id} 已撤销：{reason}")
-
-
-@draw_cli.command("bundle")
-def draw_bundle(
-    public_id: str,
-    output: Annotated[Path | None, typer.Option("-o", help="写入文件（缺省打印）")] = None,
-) -> None:
-    """Write the draw's verification bundle (frame, seed, result, log entries, proofs)."""
-    from app.draws import bundle as bundles
-    from app.draws import service
-
-    with _unit_of_work() as (session, signer):
-        bundle = bundles.draw_bundle(session, service.get_draw(session, public_id), signer)
-    text = json.dumps(bundle, ensure_ascii=False, indent=1)
-    if output is None:
-        typer.echo(text)
-    else:
-        output.write_text(text + "\n", encoding="utf-8")
-        typer.echo(f"已写入 {output}")
 
 
 @keys_cli.command("create")

@@ -17,6 +17,8 @@ from app.access.policy import policy_of
 from app.access.router import router as keys_router
 from app.config import Settings, get_settings
 from app.db import MAX_CONNECTIONS, make_engine, make_sessionmaker
+from app.draws.figures import draw_figures
+from app.draws.plan_routes import router as plans_router
 from app.draws.router import router as draws_router
 from app.errors import DomainError, Problem, problem_response
 from app.idempotency import Replay
@@ -32,6 +34,10 @@ from app.limits import BodySizeLimit, InFlight
 from app.observability import install_observability
 from app.openapi import install as install_openapi
 from app.openapi import operation_id
+from app.pools.enterprise_routes import router as enterprises_router
+from app.pools.exports import router as exports_router
+from app.pools.figures import directory_figures
+from app.pools.inspector_routes import router as inspectors_router
 from app.pools.router import router as pools_router
 from app.pools.transfer import router as transfer_router
 from app.public.cache import LogVersion, PublicPageCache
@@ -198,7 +204,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(Exception, _unexpected_error)
 
     app.include_router(transfer_router)
+    app.include_router(exports_router)
+    app.include_router(enterprises_router)
+    app.include_router(inspectors_router)
     app.include_router(pools_router)
+    app.include_router(plans_router)
     app.include_router(draws_router)
     app.include_router(log_router)
     app.include_router(proof_router)
@@ -208,7 +218,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(guide_router)
     mount_static(app)
     app.include_router(keys_router)
-    install_observability(app)
+    install_observability(app, figures=(draw_figures, directory_figures))
     install_openapi(app)
     _check_routes(app)
     return app

@@ -14,7 +14,8 @@ from stdnum.cn.uscc import calc_check_digit
 
 from app import reference as ref
 from app.pools.demo import demo_pool, iter_scaled_enterprises
-from app.pools.tabular import TemplateColumn, read_table, template_xlsx
+from app.pools.import_template import TemplateColumn, template_xlsx
+from app.pools.tabular import read_table
 from app.pools.uscc import InvalidUSCC, check_digit, make_uscc, validate_uscc
 
 

@@ -12,6 +12,7 @@ from app.draws.models import Draw
 from app.ledger import cosigned
 from app.ledger import store as ledger
 from app.ledger.keys import Signer
+from app.ledger.models import Checkpoint
 
 
 def replacement_of(session: Session, draw: Draw) -> str | None:
@@ -21,9 +22,18 @@ def replacement_of(session: Session, draw: Draw) -> str | None:
     ).first()
 
 
+def proving_checkpoint(session: Session, signer: Signer) -> Checkpoint:
+    """The checkpoint that bundles and public notices cite: the latest signed one.
+
+    Every ceremony step's checkpoint is signed after its commit (the ledger's
+    hook); one is signed here only if a process stopped in between.
+    """
+    return ledger.current_checkpoint(session, signer)
+
+
 def draw_bundle(session: Session, draw: Draw, signer: Signer) -> dict[str, Any]:
     """The draw, its standing, and each of its log entries with an inclusion proof."""
-    checkpoint = ledger.current_checkpoint(session, signer)
+    checkpoint = proving_checkpoint(session, signer)
     entries = []
     for index in ledger.entries_of_draw(session, draw.public_id):
         if index >= checkpoint.size:

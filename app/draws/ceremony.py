@@ -332,6 +332,20 @@ def reveal_dice(
 # -- the beacon ------------------------------------------------------------------
 
 
+def reveal_seed(
+    session: Session, *, public_id: str, body: DiceReveal | Beacon | None, actor: str
+) -> Draw:
+    """The operator's step of the seed: the dice digits entered, or, for a source with a
+    beacon, the announced round taken (the one supplied, or fetched now)."""
+    if isinstance(body, DiceReveal):
+        return enter_digits(session, public_id=public_id, reveal=body, actor=actor)
+    if not source_named(get_draw(session, public_id).seed_source).uses_beacon:
+        raise InvalidInput(
+            "现场摇号须提交 digits（骰子点数，至少 20 位）和 witnesses（在场的公告见证人）"
+        )
+    return take_beacon(session, public_id=public_id, beacon=body, actor=actor)
+
+
 def take_beacon(session: Session, *, public_id: str, beacon: Beacon | None, actor: str) -> Draw:
     """Take the announced drand round (supplied, or fetched now), verify it, run the draw.
 

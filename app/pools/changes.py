@@ -1,16 +1,19 @@
-"""What every directory record's history shares: the fields a snapshot holds,
-the snapshot itself, the version check and the recorded update."""
+"""What every directory record's writer shares: the fields a snapshot holds, the
+snapshot itself, the version check, the recorded update and retirement, and the
+batch insert of new records with their "create" history records."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Protocol, cast
 
+from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
+from app.bulk import encode, insert_rows, next_ids
 from app.errors import Conflict
-from app.history import record_change
+from app.history import ChangeRecord, actor_key_id, record_change
 from app.pools.models import ConflictOfInterest, Enterprise, Inspector
 from app.types import utcnow
 
@@ -94,3 +97,74 @@ def record_update(
         import_id=import_id,
     )
     return True
+
+
+def record_retirement(
+    session: Session, record: Enterprise | Inspector, *, entity: str, reason: str, actor: str
+) -> None:
+    """Mark the record retired now, bump its version and keep the reason in history."""
+    record.retired_at = utcnow()
+    record.version += 1
+    record_change(
+        session,
+        entity=entity,
+        entity_id=record.id,
+        action="retire",
+        actor=actor,
+        before=None,
+        after={"reason": reason},
+    )
+    session.flush()
+
+
+class NewRecord(Protocol):
+    """A new record's values, as its writer stores them."""
+
+    def row(self) -> tuple[Any, ...]: ...
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+
+_RECORDS = cast(Table, ChangeRecord.__table__)
+
+
+def insert_created(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    new: Sequence[NewRecord],
+    *,
+    entity: str,
+    actor: str,
+    import_id: int | None,
+    at: datetime,
+    same: dict[str, Any],
+) -> list[int]:
+    """Write new records (their `columns`, and `same` in each) and one "create" history
+    record each, straight through the driver (app.bulk); their ids, in order."""
+    session.flush()  # the ORM's pending writes go first, as they would in a flush
+    ids = next_ids(session, table, len(new))
+    insert_rows(
+        session,
+        table,
+        ("id", *columns),
+        [(id_, *record.row()) for id_, record in zip(ids, new, strict=True)],
+        same=same,
+    )
+    insert_rows(
+        session,
+        _RECORDS,
+        ("entity_id", "after"),
+        [(id_, encode(record.snapshot())) for id_, record in zip(ids, new, strict=True)],
+        encoded={"after"},
+        same={
+            "entity": entity,
+            "action": "create",
+            "actor": actor,
+            "actor_key_id": actor_key_id(actor),
+            "at": at,
+            "import_id": import_id,
+            "before": None,
+        },
+    )
+    return ids

@@ -21,11 +21,17 @@ from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
 from app import reference as ref
-from app.bulk import encode, insert_rows, next_ids
+from app.bulk import insert_rows
 from app.errors import Conflict, InvalidInput
-from app.history import ChangeRecord, actor_key_id, record_change
+from app.history import record_change
 from app.pools import schemas
-from app.pools.changes import check_version, enterprise_snapshot, record_update
+from app.pools.changes import (
+    check_version,
+    enterprise_snapshot,
+    insert_created,
+    record_retirement,
+    record_update,
+)
 from app.pools.enterprise_lookup import find_enterprise
 from app.pools.models import Enterprise, EnterpriseTag
 from app.types import utcnow
@@ -34,7 +40,6 @@ ENTITY = "enterprise"
 
 _ENTERPRISES = cast(Table, Enterprise.__table__)
 _TAGS = cast(Table, EnterpriseTag.__table__)
-_RECORDS = cast(Table, ChangeRecord.__table__)
 
 # The columns a new enterprise's row gives (after its id), in NewEnterprise's order.
 ROW_COLUMNS = (
@@ -129,14 +134,16 @@ def create_enterprises(
     (the unique index refuses a duplicate anyway, with the whole statement)."""
     if not new:
         return []
-    session.flush()  # the ORM's pending writes go first, as they would in a flush
     now = at or utcnow()
-    ids = next_ids(session, _ENTERPRISES, len(new))
-    insert_rows(
+    ids = insert_created(
         session,
         _ENTERPRISES,
-        ("id", *ROW_COLUMNS),
-        [(id_, *e.row()) for id_, e in zip(ids, new, strict=True)],
+        ROW_COLUMNS,
+        new,
+        entity=ENTITY,
+        actor=actor,
+        import_id=import_id,
+        at=now,
         same={"created_at": now, "updated_at": now, "version": 1},
     )
     insert_rows(
@@ -144,22 +151,6 @@ def create_enterprises(
         _TAGS,
         ("enterprise_id", "tag"),
         [(id_, tag) for id_, e in zip(ids, new, strict=True) for tag in e.tags],
-    )
-    insert_rows(
-        session,
-        _RECORDS,
-        ("entity_id", "after"),
-        [(id_, encode(e.snapshot())) for id_, e in zip(ids, new, strict=True)],
-        encoded={"after"},
-        same={
-            "entity": ENTITY,
-            "action": "create",
-            "actor": actor,
-            "actor_key_id": actor_key_id(actor),
-            "at": now,
-            "import_id": import_id,
-            "before": None,
-        },
     )
     return ids
 
@@ -241,19 +232,8 @@ def retire_enterprise(session: Session, *, enterprise: Enterprise, reason: str, 
     """Take an enterprise out of the active directory; it stays readable forever."""
     if enterprise.retired_at is not None:
         raise Conflict(f"企业 {enterprise.uscc} 已于此前注销", code="already_retired")
-    enterprise.retired_at = utcnow()
     enterprise.retired_reason = reason
-    enterprise.version += 1
-    record_change(
-        session,
-        entity=ENTITY,
-        entity_id=enterprise.id,
-        action="retire",
-        actor=actor,
-        before=None,
-        after={"reason": reason},
-    )
-    session.flush()
+    record_retirement(session, enterprise, entity=ENTITY, reason=reason, actor=actor)
 
 
 def restore_enterprise(session: Session, *, enterprise: Enterprise, actor: str) -> None:

@@ -15,10 +15,9 @@ from typing import Any, cast
 from sqlalchemy import Table, select, tuple_
 from sqlalchemy.orm import Session
 
-from app.bulk import encode, insert_rows, next_ids
 from app.errors import Conflict
-from app.history import ChangeRecord, actor_key_id
 from app.pools import schemas
+from app.pools.changes import insert_created
 from app.pools.enterprise_lookup import enterprise_by_uscc
 from app.pools.models import Inspection
 from app.types import utcnow
@@ -26,7 +25,6 @@ from app.types import utcnow
 ENTITY = "inspection"
 
 _INSPECTIONS = cast(Table, Inspection.__table__)
-_RECORDS = cast(Table, ChangeRecord.__table__)
 
 ROW_COLUMNS = ("enterprise_id", "inspected_on", "kind", "source", "note")
 
@@ -97,33 +95,18 @@ def create_inspections(
     unique constraint refuses one anyway, with the whole statement)."""
     if not new:
         return []
-    session.flush()
-    ids = next_ids(session, _INSPECTIONS, len(new))
     now = at or utcnow()
-    insert_rows(
+    return insert_created(
         session,
         _INSPECTIONS,
-        ("id", *ROW_COLUMNS),
-        [(id_, *i.row()) for id_, i in zip(ids, new, strict=True)],
+        ROW_COLUMNS,
+        new,
+        entity=ENTITY,
+        actor=actor,
+        import_id=import_id,
+        at=now,
         same={"created_at": now},
     )
-    insert_rows(
-        session,
-        _RECORDS,
-        ("entity_id", "after"),
-        [(id_, encode(i.snapshot())) for id_, i in zip(ids, new, strict=True)],
-        encoded={"after"},
-        same={
-            "entity": ENTITY,
-            "action": "create",
-            "actor": actor,
-            "actor_key_id": actor_key_id(actor),
-            "at": now,
-            "import_id": import_id,
-            "before": None,
-        },
-    )
-    return ids
 
 
 def create_inspection(

@@ -16,11 +16,15 @@ from typing import Any, cast
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from app.bulk import encode, insert_rows, next_ids
 from app.errors import Conflict, InvalidInput
-from app.history import ChangeRecord, actor_key_id, record_change
 from app.pools import schemas
-from app.pools.changes import check_version, inspector_snapshot, record_update
+from app.pools.changes import (
+    check_version,
+    insert_created,
+    inspector_snapshot,
+    record_retirement,
+    record_update,
+)
 from app.pools.inspector_service import find_inspector
 from app.pools.models import Inspector
 from app.types import utcnow
@@ -28,7 +32,6 @@ from app.types import utcnow
 ENTITY = "inspector"
 
 _INSPECTORS = cast(Table, Inspector.__table__)
-_RECORDS = cast(Table, ChangeRecord.__table__)
 
 # The columns a new inspector's row gives (after its id), in NewInspector's order.
 ROW_COLUMNS = (
@@ -116,33 +119,18 @@ def create_inspectors(
     for inspector in new:
         if inspector.cert_valid_to < inspector.cert_valid_from:
             raise InvalidInput("执法证有效期止早于有效期起")
-    session.flush()
     now = at or utcnow()
-    ids = next_ids(session, _INSPECTORS, len(new))
-    insert_rows(
+    return insert_created(
         session,
         _INSPECTORS,
-        ("id", *ROW_COLUMNS),
-        [(id_, *i.row()) for id_, i in zip(ids, new, strict=True)],
+        ROW_COLUMNS,
+        new,
+        entity=ENTITY,
+        actor=actor,
+        import_id=import_id,
+        at=now,
         same={"created_at": now, "updated_at": now, "version": 1},
     )
-    insert_rows(
-        session,
-        _RECORDS,
-        ("entity_id", "after"),
-        [(id_, encode(i.snapshot())) for id_, i in zip(ids, new, strict=True)],
-        encoded={"after"},
-        same={
-            "entity": ENTITY,
-            "action": "create",
-            "actor": actor,
-            "actor_key_id": actor_key_id(actor),
-            "at": now,
-            "import_id": import_id,
-            "before": None,
-        },
-    )
-    return ids
 
 
 def create_inspector(
@@ -196,16 +184,5 @@ def retire_inspector(session: Session, *, inspector: Inspector, reason: str, act
     """Take an inspector off duty for good; the record stays readable."""
     if inspector.retired_at is not None:
         raise Conflict(f"执法人员 {inspector.cert_no} 已于此前移出", code="already_retired")
-    inspector.retired_at = utcnow()
     inspector.active = False
-    inspector.version += 1
-    record_change(
-        session,
-        entity=ENTITY,
-        entity_id=inspector.id,
-        action="retire",
-        actor=actor,
-        before=None,
-        after={"reason": reason},
-    )
-    session.flush()
+    record_retirement(session, inspector, entity=ENTITY, reason=reason, actor=actor)

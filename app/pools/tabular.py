@@ -13,10 +13,10 @@ import io
 import itertools
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, BinaryIO
 
 import xlsxwriter
 from python_calamine import CalamineError, CalamineWorkbook
@@ -314,21 +314,44 @@ def as_excel_text(code: str) -> str:
 
 
 def write_csv(
-    headers: Sequence[str], rows: Sequence[Sequence[str]], *, text_columns: set[int] | None = None
+    headers: Sequence[str], rows: Iterable[Sequence[str]], *, text_columns: set[int] | None = None
 ) -> bytes:
-    """UTF-8 with BOM (so Excel on Chinese Windows reads it), CRLF, formula-safe.
+    """The CSV of `write_csv_to`, as bytes."""
+    buffer = io.BytesIO()
+    write_csv_to(buffer, headers, rows, text_columns=text_columns)
+    return buffer.getvalue()
+
+
+# Rows are encoded and written out this many at a time.
+_CSV_CHUNK_ROWS = 1000
+
+
+def write_csv_to(
+    out: BinaryIO,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    text_columns: set[int] | None = None,
+) -> None:
+    """UTF-8 with BOM (so Excel on Chinese Windows reads it), CRLF, formula-safe;
+    written as the rows come, so that no more than a chunk of them is held.
 
     `text_columns` hold codes that Excel must keep as text (see `as_excel_text`).
     """
     texts = text_columns or set()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
+    out.write(b"\xef\xbb\xbf")
     writer.writerow([neutralise(h) for h in headers])
-    writer.writerows(
-        [as_excel_text(v) if col in texts else neutralise(v) for col, v in enumerate(row)]
-        for row in rows
-    )
-    return b"\xef\xbb\xbf" + buffer.getvalue().encode("utf-8")
+    for count, row in enumerate(rows, start=1):
+        writer.writerow(
+            [as_excel_text(v) if col in texts else neutralise(v) for col, v in enumerate(row)]
+        )
+        if count % _CSV_CHUNK_ROWS == 0:
+            out.write(buffer.getvalue().encode("utf-8"))
+            buffer.seek(0)
+            buffer.truncate()
+    out.write(buffer.getvalue().encode("utf-8"))
 
 
 def display_width(text: str) -> int:
@@ -346,17 +369,35 @@ _WIDTH_SAMPLE_ROWS = 1000
 
 def write_xlsx(
     headers: Sequence[str],
-    rows: Sequence[Sequence[str]],
+    rows: Iterable[Sequence[str]],
     *,
     sheet_name: str,
     text_columns: set[int] | None = None,
 ) -> bytes:
-    """An XLSX whose every cell is a string (never a formula), codes formatted as text."""
+    """The XLSX of `write_xlsx_to`, as bytes."""
     buffer = io.BytesIO()
+    write_xlsx_to(buffer, headers, rows, sheet_name=sheet_name, text_columns=text_columns)
+    return buffer.getvalue()
+
+
+def write_xlsx_to(
+    out: BinaryIO,
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    sheet_name: str,
+    text_columns: set[int] | None = None,
+) -> None:
+    """An XLSX whose every cell is a string (never a formula), codes formatted as text.
+
+    Written row by row (xlsxwriter's constant memory mode keeps each finished
+    row in a temporary file, not in memory); only the rows that set the column
+    widths are held at once.
+    """
     book = xlsxwriter.Workbook(
-        buffer,
+        out,
         {
-            "in_memory": True,
+            "constant_memory": True,
             "strings_to_formulas": False,
             "strings_to_numbers": False,
             "strings_to_urls": False,
@@ -365,7 +406,8 @@ def write_xlsx(
     sheet = book.add_worksheet(sheet_name[:31])
     bold = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
     text = book.add_format({"num_format": "@"})
-    sample = rows[:_WIDTH_SAMPLE_ROWS]
+    remaining = iter(rows)
+    sample = list(itertools.islice(remaining, _WIDTH_SAMPLE_ROWS))
     for col, header in enumerate(headers):
         widest = max(
             [display_width(header)] + [display_width(r[col]) for r in sample if col < len(r)]
@@ -373,80 +415,8 @@ def write_xlsx(
         width = max(10, min(60, widest + 2))
         sheet.set_column(col, col, width, text if col in (text_columns or set()) else None)
         sheet.write_string(0, col, header, bold)
-    for r, row in enumerate(rows, start=1):
+    sheet.freeze_panes(1, 0)
+    for r, row in enumerate(itertools.chain(sample, remaining), start=1):
         for col, value in enumerate(row):
             sheet.write_string(r, col, value)
-    sheet.freeze_panes(1, 0)
     book.close()
-    return buffer.getvalue()
-
-
-@dataclass(frozen=True, slots=True)
-class TemplateColumn:
-    """A column of an import template."""
-
-    name: str
-    required: bool
-    text: bool
-    example: str
-    choices: tuple[str, ...] | None
-    help: str
-
-
-_TEMPLATE_ROWS = 10_000
-
-
-def template_xlsx(columns: Sequence[TemplateColumn]) -> bytes:
-    """An import template: headers, one example row, text-formatted code columns,
-    drop-down lists, and a sheet explaining every column."""
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(
-        buffer, {"in_memory": True, "strings_to_formulas": False, "strings_to_numbers": False}
-    )
-    sheet = book.add_worksheet("导入数据")
-    lists = book.add_worksheet("代码表")
-    notes = book.add_worksheet("填写说明")
-    required = book.add_format(
-        {"bold": True, "font_color": "#C00000", "bg_color": "#FCE4D6", "border": 1}
-    )
-    optional = book.add_format({"bold": True, "bg_color": "#DDEBF7", "border": 1})
-    text = book.add_format({"num_format": "@"})
-    for col, column in enumerate(columns):
-        sheet.set_column(
-            col, col, max(12, min(40, 2 * len(column.name) + 4)), text if column.text else None
-        )
-        sheet.write_string(0, col, column.name, required if column.required else optional)
-        sheet.write_string(1, col, column.example)
-        if column.choices:
-            lists.write_string(0, col, column.name)
-            for r, choice in enumerate(column.choices, start=1):
-                lists.write_string(r, col, choice)
-            letter = column_letter(col)
-            # A list source on another sheet: inline lists are limited to 255 characters.
-            sheet.data_validation(
-                1,
-                col,
-                _TEMPLATE_ROWS,
-                col,
-                {
-                    "validate": "list",
-                    "source": f"='代码表'!${letter}$2:${letter}${len(column.choices) + 1}",
-                    "error_type": "warning",
-                    "error_message": f"请从下拉列表中选择{column.name}",
-                },
-            )
-    sheet.freeze_panes(1, 0)
-    notes.write_row(0, 0, ["列名", "是否必填", "说明", "示例"], optional)
-    notes.set_column(0, 0, 20)
-    notes.set_column(2, 2, 60)
-    notes.set_column(3, 3, 24)
-    for r, column in enumerate(columns, start=1):
-        notes.write_string(r, 0, column.name)
-        notes.write_string(r, 1, "必填" if column.required else "选填")
-        notes.write_string(r, 2, column.help + ("；请保持文本格式" if column.text else ""))
-        notes.write_string(r, 3, column.example)
-    notes.write_string(
-        len(columns) + 2, 0, "第一行是表头，请勿修改；第二行为示例，导入前请删除或改为真实数据。"
-    )
-    book.close()
-    return buffer.getvalue()

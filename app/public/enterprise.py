@@ -15,12 +15,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.draws.models import Draw
+from app.draws.status import DrawStatus
 from app.draws.units import units_of
 from app.errors import NotFound
 from app.public import views
 from app.public.deadlines import BEIJING
 
-PUBLISHED = ("done", "annulled")  # a result was logged (an annulled one stays public)
+PUBLISHED = (
+    DrawStatus.DONE,
+    DrawStatus.ANNULLED,
+)  # a result was logged (an annulled one stays public)
 
 
 def _cycle_start(draws: list[Draw], today: date) -> date | None:
@@ -68,7 +72,7 @@ def enterprise_detail(session: Session, uscc: str, *, today: date) -> dict[str, 
         return sum(
             1
             for d in items
-            if d.status == "done"
+            if d.status == DrawStatus.DONE
             and (since is None or d.frozen_at.astimezone(BEIJING).date() >= since)
         )
 

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from app.access.policy import PUBLIC, allow
+from app.downloads import attachment
 from app.migrate import PROJECT_ROOT
-from app.pools.transfer import attachment
 from app.public.docs import templates
 from app.routing import TransactionalRoute
 

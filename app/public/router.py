@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from itertools import groupby
 from typing import Any
 
@@ -12,12 +11,10 @@ from sqlalchemy import select
 
 from app.access.policy import PUBLIC, allow
 from app.db import SessionDep
+from app.downloads import XLSX, attachment
 from app.draws import service
 from app.draws.bundle import draw_bundle
 from app.draws.models import Draw
-from app.ledger import store
-from app.ledger.models import LogEntry
-from app.pools.transfer import XLSX, attachment
 from app.public import notice, views
 from app.public.deadlines import beijing_today
 from app.public.docs import templates
@@ -28,17 +25,6 @@ from app.types import utcnow
 router = APIRouter(
     route_class=TransactionalRoute, include_in_schema=False, default_response_class=HTMLResponse
 )
-
-KIND_LABELS = {
-    "commitment": "承诺（冻结框架）",
-    "seed": "种子",
-    "result": "结果",
-    "failure": "失败",
-    "annulment": "撤销",
-    "inspection": "检查结果",
-    "reschedule": "改期",
-    "dice": "骰子点数（待 drand 轮次）",
-}
 
 
 @router.get("/", dependencies=[allow(PUBLIC)])
@@ -58,8 +44,7 @@ def draws_page(request: Request, session: SessionDep) -> Response:
 
 
 def _log_state(request: Request, session: SessionDep) -> notice.LogState:
-    latest = store.current_checkpoint(session, request.app.state.signer)
-    return notice.LogState.of(latest, request.app.state.signer.verifier_key)
+    return views.log_state(session, request.app.state.signer)
 
 
 def _detail(session: SessionDep, public_id: str) -> dict[str, Any]:
@@ -153,22 +138,12 @@ def enterprise_page(request: Request, session: SessionDep, uscc: str) -> Respons
 
 @router.get("/log", dependencies=[allow(PUBLIC)])
 def log_page(request: Request, session: SessionDep) -> Response:
-    rows = session.scalars(select(LogEntry).order_by(LogEntry.idx.desc()).limit(50))
-    entries = [
-        {
-            "index": row.idx,
-            "kind": KIND_LABELS.get(row.kind, row.kind),
-            "draw": row.draw,
-            "at": views.rfc3339_local(json.loads(row.body).get("at")),
-        }
-        for row in rows
-    ]
     return templates.TemplateResponse(
         request,
         "log.html",
         {
-            "size": store.size(session),
+            "size": views.log_size(session),
             "log": _log_state(request, session),
-            "entries": entries,
+            "entries": views.recent_entries(session),
         },
     )

@@ -15,17 +15,33 @@ from sqlalchemy.orm import Session, load_only
 
 from app import reference as ref
 from app.draws import ceremony
+from app.draws.bundle import proving_checkpoint
 from app.draws.frames import month_bounds
 from app.draws.models import Draw, Outcome
 from app.draws.sources import source_named
+from app.draws.status import DrawStatus
+from app.ledger import store
+from app.ledger.keys import Signer
+from app.ledger.models import LogEntry
 from app.pools.models import Enterprise, Inspector
+from app.public import notice
 from app.public.deadlines import BEIJING, OUTCOME_WORKING_DAYS, outcome_state
 
-STATUS_LABELS = {
-    "frozen": "已冻结，待摇号",
-    "done": "已出结果",
-    "failed": "抽取失败",
-    "annulled": "已撤销",
+STATUS_LABELS: dict[str, str] = {
+    DrawStatus.FROZEN: "已冻结，待摇号",
+    DrawStatus.DONE: "已出结果",
+    DrawStatus.FAILED: "抽取失败",
+    DrawStatus.ANNULLED: "已撤销",
+}
+KIND_LABELS = {
+    "commitment": "承诺（冻结框架）",
+    "seed": "种子",
+    "result": "结果",
+    "failure": "失败",
+    "annulment": "撤销",
+    "inspection": "检查结果",
+    "reschedule": "改期",
+    "dice": "骰子点数（待 drand 轮次）",
 }
 SECTOR_LABELS = {t.code: t.label for t in ref.SECTORS}
 SUBTYPE_LABELS = {t.code: t.label for t in ref.ALL_SUBTYPES}
@@ -143,7 +159,7 @@ def _ceremony(session: Session, draw: Draw) -> str | None:
     parts = [f"骰子点数录入 {counts['entries']} 次，撤回 {counts['withdrawals']} 次"]
     if draw.dice is not None:
         parts.append(f"由见证人 {draw.dice['confirmed_person']} 确认")
-    elif draw.status == "frozen":
+    elif draw.status == DrawStatus.FROZEN:
         parts.append("尚待见证人确认")
     return "，".join(parts)
 
@@ -229,7 +245,7 @@ def draw_detail(session: Session, draw: Draw, *, today: date) -> dict[str, Any]:
                             published.get(code),
                             planned_day=inspection_day,
                             today=today,
-                            annulled=draw.status == "annulled",
+                            annulled=draw.status == DrawStatus.ANNULLED,
                         ),
                     }
                 )
@@ -275,3 +291,27 @@ def draw_detail(session: Session, draw: Draw, *, today: date) -> dict[str, Any]:
         "today": today.isoformat(),
         "issued_on": chinese_date(draw.annulled_at or draw.seeded_at or draw.frozen_at),
     }
+
+
+def log_state(session: Session, signer: Signer) -> notice.LogState:
+    """The signed checkpoint a page or a notice cites, with the key that signed it."""
+    return notice.LogState.of(proving_checkpoint(session, signer), signer.verifier_key)
+
+
+def log_size(session: Session) -> int:
+    """How many entries the public log holds."""
+    return store.size(session)
+
+
+def recent_entries(session: Session, *, limit: int = 50) -> list[dict[str, Any]]:
+    """The log's latest entries, newest first: index, kind in words, draw, time."""
+    rows = session.scalars(select(LogEntry).order_by(LogEntry.idx.desc()).limit(limit))
+    return [
+        {
+            "index": row.idx,
+            "kind": KIND_LABELS.get(row.kind, row.kind),
+            "draw": row.draw,
+            "at": rfc3339_local(json.loads(row.body).get("at")),
+        }
+        for row in rows
+    ]
