@@ -51,6 +51,18 @@ def validate_uscc(value: str) -> str:
     return number
 
 
+def is_normal_uscc(code: str) -> bool:
+    """Whether `code` is a valid code already in the form validate_uscc gives
+    (which then returns it unchanged): only its check character is computed.
+
+    >>> is_normal_uscc("91430422MA4L12345M"), is_normal_uscc("91430422ma4l12345m")
+    (True, False)
+    """
+    return (
+        len(code) == 18 and _FORMAT.match(code) is not None and check_digit(code[:17]) == code[17]
+    )
+
+
 def check_digit(body: str) -> str:
     """The check digit of the first 17 characters of a code already in format."""
     return _ALPHABET[-sum(map(mul, map(_VALUES.__getitem__, body), _WEIGHTS)) % 31]
