@@ -25,7 +25,7 @@ from app.pools.columns import (
     INSPECTOR_COLUMNS,
     Column,
 )
-from app.pools.enterprise_rows import EnterpriseRow, enterprise_rows
+from app.pools.enterprise_rows import EnterpriseRow, SeenCodes, enterprise_rows
 from app.pools.enterprise_writer import create_enterprises
 from app.pools.import_batch import done, read_file, start_batch
 from app.pools.import_records import import_inspections, import_inspectors
@@ -33,7 +33,6 @@ from app.pools.models import Enterprise, ImportBatch
 from app.pools.rows import (
     ImportReport,
     created,
-    duplicate_check,
     updated,
 )
 
@@ -81,7 +80,7 @@ def import_enterprises(
         else start_batch(session, target="enterprises", filename=filename, data=data, actor=actor)
     )
     directory = _Directory.read(session)
-    seen: dict[str, int] = {}
+    seen = SeenCodes(columns)
     chunk = _EnterpriseChunk()
     with _ChunkWriter() as writer:
 
@@ -92,9 +91,7 @@ def import_enterprises(
 
         for row in enterprise_rows(table, filename, columns, problems, report):
             code = row.new.uscc
-            if not duplicate_check(
-                code, row.number, seen, "uscc", "统一社会信用代码", columns, problems
-            ):
+            if not seen.add(code, row.number, problems):
                 continue
             if code in directory.retired:
                 problems.add(
@@ -116,6 +113,10 @@ def import_enterprises(
                 if progress is not None:
                     progress(report.rows, max(table.size_hint, report.rows))
         write(chunk)
+    if seen.unnamed:
+        again = ImportReport(target="enterprises", dry_run=True)
+        table, columns, problems_again = read_file(data, filename, ENTERPRISE_COLUMNS, again)
+        seen.name_first_rows(enterprise_rows(table, filename, columns, problems_again, again))
     problems.raise_if_any(filename)
     if progress is not None:
         progress(report.rows, report.rows)

@@ -99,14 +99,16 @@ class Problems:
         message: str,
         code: str,
         value: str | None = None,
-    ) -> None:
+    ) -> ProblemItem | None:
+        """Count the problem, and list it if there is room; the item listed."""
         self.count += 1
-        if len(self.items) < MAX_LISTED_PROBLEMS:
-            if value is not None and len(value) > MAX_SHOWN_CHARS:
-                value = value[:MAX_SHOWN_CHARS] + "…"
-            self.items.append(
-                ProblemItem(row=row, column=column, message=message, code=code, value=value)
-            )
+        if len(self.items) >= MAX_LISTED_PROBLEMS:
+            return None
+        if value is not None and len(value) > MAX_SHOWN_CHARS:
+            value = value[:MAX_SHOWN_CHARS] + "…"
+        item = ProblemItem(row=row, column=column, message=message, code=code, value=value)
+        self.items.append(item)
+        return item
 
     def raise_if_any(self, filename: str) -> None:
         if not self.count:
@@ -402,13 +404,17 @@ def duplicate_check(
         problems.add(
             row=row_number,
             column=layout.where(field_name),
-            message=f"{what} {key} 在文件中重复，第 {first} 行已出现",
+            message=repeated_message(what, key, first),
             code="duplicate_in_file",
             value=key,
         )
         return False
     seen[key] = row_number
     return True
+
+
+def repeated_message(what: str, key: str, first: int) -> str:
+    return f"{what} {key} 在文件中重复，第 {first} 行已出现"
 
 
 def unreadable(filename: str, exc: TableError) -> ImportRejected:
