@@ -77,11 +77,12 @@ def enterprise_rows(
             read = fast.read(row)
             if read is not None:
                 new, values, notes = read
-                for where, what, _how in notes:
-                    report.note_normalised(row.number, where, what)
-                yield EnterpriseRow(
-                    row.number, new, values, tuple(f"{w}：{t}{c}" for w, t, c in notes)
-                )
+                told = _NO_NOTES
+                if notes:
+                    for where, what, _how in notes:
+                        report.note_normalised(row.number, where, what)
+                    told = tuple(f"{w}：{t}{c}" for w, t, c in notes)
+                yield EnterpriseRow(row.number, new, values, told)
                 continue
             cells = read_cells(row, layout, problems, report)
             if cells is None:
@@ -92,6 +93,9 @@ def enterprise_rows(
                 yield EnterpriseRow(row.number, NewEnterprise.of(model), values, texts, model)
     except TableError as exc:
         raise unreadable(filename, exc) from exc
+
+
+_NO_NOTES: tuple[str, ...] = ()
 
 
 class SeenCodes:

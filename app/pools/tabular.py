@@ -182,7 +182,7 @@ def _csv_rows(stream: TextIO) -> Iterator[Row]:
     line = 1
     try:
         for record in reader:
-            texts = [v.strip() for v in record]
+            texts = list(map(str.strip, record))
             trimmed = _trimmed(record, texts)
             # Undo the export's formula guard (inline: a million rows pass here).
             restored = [v[1:] if v[:1] == "'" and v[1:2] in _RESTORED else v for v in texts]
