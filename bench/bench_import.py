@@ -8,7 +8,8 @@ writers, as an export would), then imports it in a fresh child process into a
 fresh database: every row parsed and validated (code check digits, terms,
 dates), duplicates refused, rows written with their history through the
 enterprise writer. The child reports the import's time (commit included) and
-its own peak memory (getrusage maxrss), so generating the file is not counted.
+its own peak memory (VmHWM: not the parent's, which holds the generated rows),
+so generating the file is not counted.
 XLSX differs from CSV only in reading, so it is imported into SQLite alone.
 
 Beside each CSV import, in the same run, another child writes the same rows

@@ -15,7 +15,7 @@ from stdnum.cn.uscc import calc_check_digit
 from app import reference as ref
 from app.pools.demo import demo_pool, iter_scaled_enterprises
 from app.pools.import_template import TemplateColumn, template_xlsx
-from app.pools.tabular import read_table
+from app.pools.tabular import TableError, read_table
 from app.pools.uscc import InvalidUSCC, check_digit, make_uscc, validate_uscc
 
 
@@ -153,6 +153,32 @@ def test_csv_rows_keep_their_line_numbers_across_quoted_newlines() -> None:
     table = read_table(data, "x.csv")
     assert table.encoding == "gb18030"
     assert [(r.number, r.texts[0]) for r in table.rows] == [(2, "A"), (4, "B")]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gb18030"])
+def test_a_long_csv_is_read_whole_whatever_its_encoding(encoding: str) -> None:
+    """The text is decoded as it is read and its encoding settled a megabyte at
+    a time: characters cut by those pieces read whole, and a byte that is not
+    UTF-8 far down the file still makes it GB18030."""
+    lines = [f"{n},衡南县示例企业{n}号“有限”公司" for n in range(60_000)]  # ~2.5 MB
+    data = ("代码,名称\r\n" + "\r\n".join(lines) + "\r\n").encode(encoding)
+    table = read_table(data, "x.csv")
+    assert table.encoding == encoding
+    assert [",".join(r.texts) for r in table.rows] == lines
+
+
+def test_a_csv_that_claims_utf8_but_is_not_is_refused_with_its_code() -> None:
+    data = "\ufeff代码,名称\r\n1,甲\r\n".encode() + "乙".encode("gbk") + b"\r\n"
+    with pytest.raises(TableError) as refused:
+        list(read_table(data, "x.csv").rows)
+    assert refused.value.code == "bad_encoding"
+
+
+def test_a_nul_byte_in_a_gbk_file_is_not_a_table() -> None:
+    data = "代码,名称\r\n1,甲\r\n".encode("gbk") + b"2,\x00\r\n"
+    with pytest.raises(TableError) as refused:
+        read_table(data, "x.csv")
+    assert refused.value.code == "unreadable_file"
 
 
 def test_headers_are_normalised() -> None:

@@ -108,6 +108,22 @@ def test_every_problem_is_listed_with_row_and_column_and_nothing_is_written(
     assert _count(client) == 0
 
 
+def test_a_repeated_code_names_the_row_it_first_came_in(client: TestClient) -> None:
+    """The duplicate check keeps only the codes; the rows they first came in are
+    still named, each repeat after its own first row, and a code's third
+    appearance after its first, not its second."""
+    rows = [_row(1), _row(2), _row(1), _row(3), _row(2), _row(1, 企业名称="第三次出现有限公司")]
+    response = _upload(client, _csv(rows))
+    assert response.status_code == 422
+    repeats = [(e["row"], e["message"]) for e in response.json()["errors"]]
+    assert repeats == [
+        (4, f"统一社会信用代码 {uscc(serial=1)} 在文件中重复，第 2 行已出现"),
+        (6, f"统一社会信用代码 {uscc(serial=2)} 在文件中重复，第 3 行已出现"),
+        (7, f"统一社会信用代码 {uscc(serial=1)} 在文件中重复，第 2 行已出现"),
+    ]
+    assert _count(client) == 0
+
+
 def test_missing_required_column(client: TestClient) -> None:
     header = [h for h in HEADER if h != "县市区"]
     rows = [[v for h, v in zip(HEADER, _row(1), strict=True) if h != "县市区"]]

@@ -3,10 +3,13 @@ records with the same history, in batches, all or nothing."""
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any, cast
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Table, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -224,3 +227,27 @@ def test_two_transactions_taking_ids_at_once_never_share_one(
     assert not set(taken) & set(other["ids"])
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Enterprise)) == 5
+
+
+_ANY_TEXT = st.text(alphabet=st.characters(codec=None), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    texts=st.lists(_ANY_TEXT, min_size=9, max_size=9),
+    optional=st.lists(st.one_of(st.none(), _ANY_TEXT), min_size=2, max_size=2),
+    flag=st.booleans(),
+    tags=st.lists(_ANY_TEXT, max_size=3),
+)
+def test_the_history_document_is_the_snapshot_as_the_encoder_writes_it(
+    texts: list[str], optional: list[str | None], flag: bool, tags: list[str]
+) -> None:
+    """Quotes, backslashes, controls, lone surrogates, astral characters: the
+    document put together by hand is byte for byte what json writes, and reads
+    back as the snapshot."""
+    uscc_, name, county, sector, subtype, status, address, *_ = texts
+    new = NewEnterprise(uscc_, name, county, sector, subtype, status, optional[0], flag,
+                        optional[1], address, tuple(tags))  # fmt: skip
+    assert new.document() == bulk.encode(new.snapshot())
+    if not any("\ud800" <= c <= "\udfff" for c in new.document()):
+        assert json.loads(new.document()) == new.snapshot()

@@ -11,7 +11,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
-from app.bulk import encode, insert_rows, next_ids
+from app.bulk import insert_rows, next_ids
 from app.errors import Conflict
 from app.history import ChangeRecord, actor_key_id, record_change
 from app.pools.models import ConflictOfInterest, Enterprise, Inspector
@@ -122,7 +122,9 @@ class NewRecord(Protocol):
 
     def row(self) -> tuple[Any, ...]: ...
 
-    def snapshot(self) -> dict[str, Any]: ...
+    def document(self) -> str:
+        """Its history snapshot as JSON text, as `app.bulk.encode` writes it."""
+        ...
 
 
 _RECORDS = cast(Table, ChangeRecord.__table__)
@@ -139,9 +141,11 @@ def insert_created(
     import_id: int | None,
     at: datetime,
     same: dict[str, Any],
+    encoded: frozenset[str] = frozenset(),
 ) -> list[int]:
     """Write new records (their `columns`, and `same` in each) and one "create" history
-    record each, straight through the driver (app.bulk); their ids, in order."""
+    record each, straight through the driver (app.bulk); their ids, in order.
+    `encoded` names columns whose values the driver takes as they are."""
     session.flush()  # the ORM's pending writes go first, as they would in a flush
     ids = next_ids(session, table, len(new))
     insert_rows(
@@ -149,13 +153,14 @@ def insert_created(
         table,
         ("id", *columns),
         [(id_, *record.row()) for id_, record in zip(ids, new, strict=True)],
+        encoded=encoded,
         same=same,
     )
     insert_rows(
         session,
         _RECORDS,
         ("entity_id", "after"),
-        [(id_, encode(record.snapshot())) for id_, record in zip(ids, new, strict=True)],
+        [(id_, record.document()) for id_, record in zip(ids, new, strict=True)],
         encoded={"after"},
         same={
             "entity": entity,

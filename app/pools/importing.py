@@ -25,17 +25,15 @@ from app.pools.columns import (
     INSPECTOR_COLUMNS,
     Column,
 )
-from app.pools.enterprise_writer import NewEnterprise, create_enterprises
+from app.pools.enterprise_rows import EnterpriseRow, SeenCodes, enterprise_rows
+from app.pools.enterprise_writer import create_enterprises
 from app.pools.import_batch import done, read_file, start_batch
 from app.pools.import_records import import_inspections, import_inspectors
 from app.pools.models import Enterprise, ImportBatch
 from app.pools.rows import (
     ImportReport,
-    ValidRow,
     created,
-    duplicate_check,
     updated,
-    valid_rows,
 )
 
 __all__ = [
@@ -82,7 +80,7 @@ def import_enterprises(
         else start_batch(session, target="enterprises", filename=filename, data=data, actor=actor)
     )
     directory = _Directory.read(session)
-    seen: dict[str, int] = {}
+    seen = SeenCodes(columns)
     chunk = _EnterpriseChunk()
     with _ChunkWriter() as writer:
 
@@ -91,12 +89,9 @@ def import_enterprises(
             write_to = None if problems.count else batch
             writer.submit(_write_enterprises, session, chunk, report, actor, write_to)
 
-        rows = valid_rows(table, filename, schemas.EnterpriseCreate, columns, problems, report)
-        for row in rows:
-            code = row.model.uscc
-            if not duplicate_check(
-                code, row.number, seen, "uscc", "统一社会信用代码", columns, problems
-            ):
+        for row in enterprise_rows(table, filename, columns, problems, report):
+            code = row.new.uscc
+            if not seen.add(code, row.number, problems):
                 continue
             if code in directory.retired:
                 problems.add(
@@ -118,6 +113,10 @@ def import_enterprises(
                 if progress is not None:
                     progress(report.rows, max(table.size_hint, report.rows))
         write(chunk)
+    if seen.unnamed:
+        again = ImportReport(target="enterprises", dry_run=True)
+        table, columns, problems_again = read_file(data, filename, ENTERPRISE_COLUMNS, again)
+        seen.name_first_rows(enterprise_rows(table, filename, columns, problems_again, again))
     problems.raise_if_any(filename)
     if progress is not None:
         progress(report.rows, report.rows)
@@ -153,8 +152,8 @@ class _Directory:
 class _EnterpriseChunk:
     """Valid rows waiting to be written: new codes, and codes already in the directory."""
 
-    creates: list[ValidRow[schemas.EnterpriseCreate]] = field(default_factory=list)
-    updates: list[ValidRow[schemas.EnterpriseCreate]] = field(default_factory=list)
+    creates: list[EnterpriseRow] = field(default_factory=list)
+    updates: list[EnterpriseRow] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.creates) + len(self.updates)
@@ -209,14 +208,14 @@ def _write_enterprises(
     changes = _apply_enterprise_updates(session, chunk.updates, report, actor, batch)
     room = report.room()
     if room > 0:
-        changes += [created(report, row, "uscc") for row in chunk.creates[:room]]
+        changes += [created(report, row.valid(), "uscc") for row in chunk.creates[:room]]
         report.note_changes(changes)
     _insert_enterprises(session, chunk.creates, report, actor, batch)
 
 
 def _apply_enterprise_updates(
     session: Session,
-    updates: list[ValidRow[schemas.EnterpriseCreate]],
+    updates: list[EnterpriseRow],
     report: ImportReport,
     actor: str,
     batch: ImportBatch | None,
@@ -224,12 +223,12 @@ def _apply_enterprise_updates(
     """Count, and unless `batch` is None write, the rows' changes; their entries."""
     if not updates:
         return []
-    codes = [row.model.uscc for row in updates]
+    codes = [row.new.uscc for row in updates]
     stored = {
         e.uscc: e for e in session.scalars(select(Enterprise).where(Enterprise.uscc.in_(codes)))
     }
     changes: list[dict[str, Any]] = []
-    for row in updates:
+    for row in (each.valid() for each in updates):
         model = row.model
         enterprise = stored[model.uscc]
         given = {f: getattr(model, f) for f in row.values if f != "uscc"}
@@ -262,7 +261,7 @@ def _apply_enterprise_updates(
 
 def _insert_enterprises(
     session: Session,
-    creates: list[ValidRow[schemas.EnterpriseCreate]],
+    creates: list[EnterpriseRow],
     report: ImportReport,
     actor: str,
     batch: ImportBatch | None,
@@ -270,8 +269,7 @@ def _insert_enterprises(
     report.created += len(creates)
     if batch is None or not creates:
         return
-    new = [NewEnterprise.of(row.model) for row in creates]
-    create_enterprises(session, new, actor=actor, import_id=batch.id)
+    create_enterprises(session, [row.new for row in creates], actor=actor, import_id=batch.id)
 
 
 IMPORTERS = {

@@ -15,6 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select, tuple_
 from sqlalchemy.orm import Session
 
+from app.bulk import encode
 from app.errors import Conflict
 from app.pools import schemas
 from app.pools.changes import insert_created
@@ -53,6 +54,9 @@ class NewInspection:
 
     def row(self) -> tuple[Any, ...]:
         return (self.enterprise_id, self.inspected_on, self.kind, self.source, self.note)
+
+    def document(self) -> str:
+        return encode(self.snapshot())
 
     def snapshot(self) -> dict[str, Any]:
         """The record as its history keeps it (the input, as the API took it)."""

@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import Table
 from sqlalchemy.orm import Session
 
+from app.bulk import encode
 from app.errors import Conflict, InvalidInput
 from app.pools import schemas
 from app.pools.changes import (
@@ -88,6 +89,9 @@ class NewInspector:
             self.active,
             self.phone,
         )
+
+    def document(self) -> str:
+        return encode(self.snapshot())
 
     def snapshot(self) -> dict[str, Any]:
         """What inspector_snapshot gives for the stored record."""

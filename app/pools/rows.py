@@ -99,14 +99,16 @@ class Problems:
         message: str,
         code: str,
         value: str | None = None,
-    ) -> None:
+    ) -> ProblemItem | None:
+        """Count the problem, and list it if there is room; the item listed."""
         self.count += 1
-        if len(self.items) < MAX_LISTED_PROBLEMS:
-            if value is not None and len(value) > MAX_SHOWN_CHARS:
-                value = value[:MAX_SHOWN_CHARS] + "…"
-            self.items.append(
-                ProblemItem(row=row, column=column, message=message, code=code, value=value)
-            )
+        if len(self.items) >= MAX_LISTED_PROBLEMS:
+            return None
+        if value is not None and len(value) > MAX_SHOWN_CHARS:
+            value = value[:MAX_SHOWN_CHARS] + "…"
+        item = ProblemItem(row=row, column=column, message=message, code=code, value=value)
+        self.items.append(item)
+        return item
 
     def raise_if_any(self, filename: str) -> None:
         if not self.count:
@@ -224,11 +226,30 @@ def layout(
     return found
 
 
-_CLEAR_START = frozenset(m[0] for m in CLEAR_MARKERS)
+def tidy(column: Column, text: str) -> tuple[Any, str | None, str]:
+    """A cell's text as its field's value before validation (a clerk's spelling
+    brought to the stored form, 是/√/Y read as a boolean, a date parsed), and
+    what was tidied and how, to tell the clerk (None: nothing)."""
+    if column.kind == "str":
+        if column.form:
+            normalise, what = _FORMS[column.form]
+            fixed = normalise(text)
+            if fixed is not text and fixed != text:
+                return fixed, what, f"（“{text}”→“{fixed}”）"
+        return text, None, ""
+    if column.kind == "bool":
+        parsed = _parse_bool(text)
+        if isinstance(parsed, bool) and _YES_NO.get(text) is not parsed:
+            return parsed, f"“{text}”读作“{'是' if parsed else '否'}”", ""
+        return parsed, None, ""
+    return _parse_date(text), None, ""
+
+
+CLEAR_START = frozenset(m[0] for m in CLEAR_MARKERS)
 _NO_NOTES: tuple[str, ...] = ()
 
 
-def _values(
+def read_cells(
     row: Row, layout: Layout, problems: Problems, report: ImportReport
 ) -> tuple[dict[str, Any], tuple[str, ...]] | None:
     """The non-blank cells of a row by field, converted, and what was tidied in
@@ -262,7 +283,7 @@ def _values(
                 value=text,
             )
             ok = False
-        elif text[0] in _CLEAR_START and text in CLEAR_MARKERS:
+        elif text[0] in CLEAR_START and text in CLEAR_MARKERS:
             if column.clearable:
                 values[column.field] = column.empty
             else:
@@ -296,28 +317,17 @@ def _values(
                 value=text,
             )
             ok = False
-        elif column.kind == "str":
-            if column.form:
-                normalise, what = _FORMS[column.form]
-                fixed = normalise(text)
-                if fixed is not text and fixed != text:
-                    note(index, what, f"（“{text}”→“{fixed}”）")
-                    text = fixed
-            values[column.field] = text
-        elif column.kind == "bool":
-            parsed = _parse_bool(text)
-            if isinstance(parsed, bool) and _YES_NO.get(text) is not parsed:
-                word = "是" if parsed else "否"
-                note(index, f"“{text}”读作“{word}”")
-            values[column.field] = parsed
         else:
-            values[column.field] = _parse_date(text)
+            value, what, change = tidy(column, text)
+            if what is not None:
+                note(index, what, change)
+            values[column.field] = value
     if not ok:
         return None
     return values, (tuple(notes) if notes else _NO_NOTES)
 
 
-def _validate(
+def validate_row(
     model: type[M],
     row_number: int,
     values: dict[str, Any],
@@ -368,11 +378,11 @@ def valid_rows(
     try:
         for row in table.rows:
             report.rows += 1
-            read = _values(row, layout, problems, report)
+            read = read_cells(row, layout, problems, report)
             if read is None:
                 continue
             values, notes = read
-            valid = _validate(model, row.number, values, layout, problems)
+            valid = validate_row(model, row.number, values, layout, problems)
             if valid is not None:
                 yield ValidRow(row.number, valid, values, notes)
     except TableError as exc:
@@ -394,13 +404,17 @@ def duplicate_check(
         problems.add(
             row=row_number,
             column=layout.where(field_name),
-            message=f"{what} {key} 在文件中重复，第 {first} 行已出现",
+            message=repeated_message(what, key, first),
             code="duplicate_in_file",
             value=key,
         )
         return False
     seen[key] = row_number
     return True
+
+
+def repeated_message(what: str, key: str, first: int) -> str:
+    return f"{what} {key} 在文件中重复，第 {first} 行已出现"
 
 
 def unreadable(filename: str, exc: TableError) -> ImportRejected:

@@ -8,6 +8,7 @@ code: 914304001234567890 becomes 9.14304E+17).
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import itertools
@@ -16,7 +17,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TextIO
 
 import xlsxwriter
 from python_calamine import CalamineError, CalamineWorkbook
@@ -126,39 +127,62 @@ def read_table(
         return _table(*_spreadsheet_rows(data, sheet), "xlsx", None, is_header)
     if data.startswith(XLS_MAGIC):
         return _table(*_spreadsheet_rows(data, sheet), "xls", None, is_header)
-    text, encoding = _decode(data)
-    return _table(_csv_rows(text), text.count("\n"), "csv", encoding, is_header)
+    stream, encoding = _decode(data)
+    # Lines, for the progress bar: a newline byte is a newline in both encodings.
+    return _table(_csv_rows(stream), data.count(b"\n"), "csv", encoding, is_header)
 
 
-def _decode(data: bytes) -> tuple[str, str]:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+# Bytes checked at a time: a file's encoding is settled without its whole text.
+_CHECK_BYTES = 1 << 20
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    """Whether all of `data` is text in `encoding` (checked a piece at a time)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    view = memoryview(data)
     try:
-        return data.decode("utf-8"), "utf-8"
+        for start in range(0, len(view), _CHECK_BYTES):
+            decoder.decode(view[start : start + _CHECK_BYTES])
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
-        pass
-    try:
-        text = data.decode("gb18030")
-    except UnicodeDecodeError as exc:
+        return False
+    return True
+
+
+def _decode(data: bytes) -> tuple[TextIO, str]:
+    """The file's text, decoded as it is read (a million-row file is never held
+    as one string), and its encoding: UTF-8 (with or without BOM), else GB18030."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        encoding = "utf-8-sig"  # which also takes the BOM off
+        if not _decodes(data[3:], "utf-8"):
+            raise TableError(
+                "bad_encoding", "文件以 UTF-8 标记开头，但内容不是 UTF-8：请重新另存为 UTF-8"
+            )
+    elif _decodes(data, "utf-8"):
+        encoding = "utf-8"
+    elif _decodes(data, "gb18030"):
+        # A NUL byte is NUL in GB18030 (no character has one inside).
+        if b"\x00" in data:
+            raise TableError("unreadable_file", "文件不是表格文本：请上传 CSV、XLSX 或 XLS 文件")
+        encoding = "gb18030"
+    else:
         raise TableError(
             "bad_encoding", "无法识别文件编码：请另存为 UTF-8 或 GB18030（GBK）编码的 CSV，或 XLSX"
-        ) from exc
-    if "\x00" in text:
-        raise TableError("unreadable_file", "文件不是表格文本：请上传 CSV、XLSX 或 XLS 文件")
-    return text, "gb18030"
+        )
+    return io.TextIOWrapper(io.BytesIO(data), encoding, newline=""), encoding
 
 
-def _csv_rows(text: str) -> Iterator[Row]:
+def _csv_rows(stream: TextIO) -> Iterator[Row]:
     # A title line above the header has few separators or none: judge by the
     # top lines' widest.
-    top = text.split("\n", HEADER_SEARCH_ROWS)[:HEADER_SEARCH_ROWS]
-    tabs, commas = (max(line.count(sep) for line in top) for sep in ("\t", ","))
+    top = list(itertools.islice(stream, HEADER_SEARCH_ROWS))
+    tabs, commas = (max((line.count(sep) for line in top), default=0) for sep in ("\t", ","))
     delimiter = "\t" if tabs > commas else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv.reader(itertools.chain(top, stream), delimiter=delimiter)
     line = 1
     try:
         for record in reader:
-            texts = [v.strip() for v in record]
+            texts = list(map(str.strip, record))
             trimmed = _trimmed(record, texts)
             # Undo the export's formula guard (inline: a million rows pass here).
             restored = [v[1:] if v[:1] == "'" and v[1:2] in _RESTORED else v for v in texts]

@@ -17,7 +17,10 @@ _SEPARATORS = re.compile(r"[\s\-]")
 # of a row's validation together; here the code is normalised and its format
 # checked once, before the sum.
 _ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_VALUES = {c: i for i, c in enumerate(_ALPHABET)}
+# Each character's value as a byte at the character's own code: bytes.translate
+# turns a code into its values in one call, and the sum runs in C (an import
+# computes a million of these).
+_VALUES = bytes(_ALPHABET.index(chr(b)) if chr(b) in _ALPHABET else 0 for b in range(256))
 _WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 
@@ -51,9 +54,21 @@ def validate_uscc(value: str) -> str:
     return number
 
 
+def is_normal_uscc(code: str) -> bool:
+    """Whether `code` is a valid code already in the form validate_uscc gives
+    (which then returns it unchanged): only its check character is computed.
+
+    >>> is_normal_uscc("91430422MA4L12345M"), is_normal_uscc("91430422ma4l12345m")
+    (True, False)
+    """
+    return (
+        len(code) == 18 and _FORMAT.match(code) is not None and check_digit(code[:17]) == code[17]
+    )
+
+
 def check_digit(body: str) -> str:
     """The check digit of the first 17 characters of a code already in format."""
-    return _ALPHABET[-sum(map(mul, map(_VALUES.__getitem__, body), _WEIGHTS)) % 31]
+    return _ALPHABET[-sum(map(mul, body.encode("ascii").translate(_VALUES), _WEIGHTS)) % 31]
 
 
 def make_uscc(region_code: str, serial: int, authority: str = "9", category: str = "1") -> str:
