@@ -51,7 +51,7 @@ from structlog.typing import Processor
 from app.access.policy import PUBLIC, allow
 from app.draws.models import Draw
 from app.errors import PROBLEM_JSON, Forbidden, Problem, ProblemItem, problem_response
-from app.ledger import store
+from app.ledger import guard, store
 from app.migrate import alembic_config
 from app.pools.importing import IMPORTERS
 from app.pools.models import Enterprise, ImportBatch, Inspector
@@ -339,6 +339,11 @@ def _readiness_problems(request: Request) -> list[ProblemItem]:
             current = frozenset(
                 MigrationContext.configure(session.connection()).get_current_heads()
             )
+            refused = (
+                guard.problem(session, state.signer)
+                if getattr(state, "signer", None) is not None
+                else None
+            )
     except SQLAlchemyError as exc:
         # The error may name hosts and users: it goes to the log, not to the public.
         log.warning("readiness: the database does not answer", error=str(exc))
@@ -346,6 +351,9 @@ def _readiness_problems(request: Request) -> list[ProblemItem]:
             ProblemItem(loc=["database"], code="database_unavailable", message="数据库无法连接")
         )
         return problems
+    if refused is not None:
+        # A rolled-back or forked log, a foreign checkpoint file, a witness's alarm.
+        problems.append(ProblemItem(loc=["log"], code=refused.code, message=refused.detail))
     heads = _migration_heads(state.settings.resolved_database_url)
     if current != heads:
         problems.append(
@@ -409,8 +417,9 @@ async def healthz() -> Status:
     dependencies=[allow(PUBLIC)],
     summary="就绪检查",
     description=(
-        "数据库可连接、数据库结构为最新版本、公开日志签名密钥已载入时返回 200；"
-        "否则返回 503，`errors` 逐项列出未就绪的原因。"
+        "数据库可连接、数据库结构为最新版本、公开日志签名密钥已载入、"
+        "数据库中的日志与数据目录保存的最新签名检查点一致（未被回滚或分叉，且无回滚警报）时返回 200；"
+        "否则返回 503，`errors` 逐项列出未就绪的原因（如 log_rolled_back、log_forked）。"
     ),
     response_model=Status,
     responses={

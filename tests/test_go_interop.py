@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import make_engine, make_sessionmaker
 from app.ledger import store
-from app.ledger.keys import load_or_create_signer
+from app.ledger.guard import open_signer
 from app.ledger.origin import resolve_origin
 from tests.conftest import IN_CI
 from tests.factories import WITNESSES, ceremony_time, reveal_dice
@@ -59,7 +59,7 @@ def _go(binary: Path, *args: str) -> str:
 
 
 def _sign(factory: sessionmaker[Session], data_dir: Path, db_url: str) -> None:
-    signer = load_or_create_signer(data_dir, resolve_origin(None, data_dir))
+    signer = open_signer(data_dir, resolve_origin(None, data_dir), factory)
     with factory() as session:
         store.sign_checkpoint(session, signer)
         session.commit()

@@ -39,8 +39,8 @@ class AuditReport:
         self.problems.append(message)
 
 
-def audit(session: Session, verifier_key: str) -> AuditReport:
-    """Audit the log in this database against the log's public key."""
+def audit(session: Session, verifier_keys: list[str]) -> AuditReport:
+    """Audit the log in this database against the log's public keys (current and retired)."""
     report = AuditReport()
     tree = merkle.MemoryTree()
     expected = 0
@@ -85,7 +85,7 @@ def audit(session: Session, verifier_key: str) -> AuditReport:
     for checkpoint in session.scalars(select(Checkpoint).order_by(Checkpoint.size)):
         report.checkpoints += 1
         try:
-            signed = parse_checkpoint(open_note(checkpoint.note, [verifier_key]))
+            signed = parse_checkpoint(open_note(checkpoint.note, verifier_keys))
         except NoteError as exc:
             report.bad(None, f"大小为 {checkpoint.size} 的检查点签名无效：{exc}")
             continue
