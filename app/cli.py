@@ -284,7 +284,10 @@ def audit_log() -> None:
         report = audit(session, signer.known_keys)
     engine.dispose()
     if report.ok:
-        typer.echo(f"日志完好：{report.size} 条，{report.checkpoints} 个已签名检查点均一致")
+        typer.echo(
+            f"日志完好：{report.size} 条，{report.checkpoints} 个已签名检查点均一致；"
+            f"{report.draws} 个抽查的框架、种子与结果均与日志相符，历史记录只许追加"
+        )
         return
     where = f"自第 {report.first_bad_index} 条起" if report.first_bad_index is not None else ""
     typer.echo(f"日志{where}有问题：", err=True)

@@ -235,7 +235,7 @@ def _check_database(world: World, session: Any) -> list[str]:
     indexes = list(session.scalars(select(LogEntry.idx).order_by(LogEntry.idx)))
     assert indexes == list(range(len(indexes))), "the log has a gap"
     assert session.scalar(select(LogHead.size)) == len(indexes)
-    report = audit(session, world.verifier_key)
+    report = audit(session, [world.verifier_key])
     assert report.ok, report.problems
     kinds: dict[str, list[tuple[str, bytes]]] = {}
     for entry in session.execute(

@@ -87,7 +87,7 @@ def judge(
     """
     if seen.alarm is not None:
         raise LogGuardRefused(
-            f"数据目录中有回滚警报（{ALARM_FILE}）：{seen.alarm.strip()}。"
+            f"数据目录中有回滚警报（{ALARM_FILE}）：{seen.alarm.strip().rstrip('。')}。"
             f"核实后用 shuangsui log clear-alarm --reason … 解除；{RECOVERY}",
             code="log_alarm",
         )

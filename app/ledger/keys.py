@@ -153,3 +153,36 @@ def load_signer(data_dir: Path, origin: str, *, create: bool) -> Signer:
         next_signer,
         retired_keys(data_dir),
     )
+
+
+def start_rotation(data_dir: Path, origin: str) -> str:
+    """Make the next key (which signs alongside the key from the next start); its public key."""
+    if (data_dir / NEXT_SIGNER_FILE).exists():
+        raise KeyFileError(
+            f"换钥已在进行中（{data_dir / NEXT_SIGNER_FILE} 已存在）；"
+            "结束换钥请运行 shuangsui log rotate-key --finish"
+        )
+    create_key(data_dir, origin, rotating=True)
+    return read_signer_key(data_dir / NEXT_SIGNER_FILE, origin)[1]
+
+
+def finish_rotation(data_dir: Path, origin: str) -> tuple[str, str]:
+    """Retire the key: the next key becomes the key. (retired public key, new public key).
+
+    The old public key is appended to log-verifier.retired first, so that a crash
+    at any step leaves every checkpoint verifiable.
+    """
+    next_path = data_dir / NEXT_SIGNER_FILE
+    if not next_path.exists():
+        raise KeyFileError("没有进行中的换钥：请先运行 shuangsui log rotate-key")
+    _, old = read_signer_key(data_dir / SIGNER_FILE, origin)
+    _, new = read_signer_key(next_path, origin)
+    if old not in retired_keys(data_dir):
+        with (data_dir / RETIRED_FILE).open("a") as handle:
+            handle.write(old + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    next_path.replace(data_dir / SIGNER_FILE)
+    write_public(data_dir / VERIFIER_FILE, new + "\n")
+    (data_dir / NEXT_VERIFIER_FILE).unlink(missing_ok=True)
+    return old, new

@@ -243,6 +243,8 @@ def current_checkpoint(
     Every ceremony step has its checkpoint signed after it commits
     (`sign_after_commit`); signing here covers a process that stopped in between.
     """
+    # A rolled-back database's latest checkpoint is not the log's: not served as current.
+    check_guard(session, signer.guard)
     latest = latest_checkpoint(session)
     wanted = size(session) if covering is None else covering + 1
     if latest is None or latest.size < wanted:
