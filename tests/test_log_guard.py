@@ -329,3 +329,33 @@ def test_a_witness_that_saw_more_raises_the_alarm_until_it_is_cleared(
     assert "clear-alarm" in (settings.data_dir / "log-guard.log").read_text()
     with TestClient(create_app(settings)) as c:
         assert c.get("/readyz").status_code == 200
+
+
+def test_the_api_document_lists_the_refusals(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    codes = {
+        "log_rolled_back",
+        "log_forked",
+        "log_checkpoint_file_missing",
+        "log_checkpoint_file_invalid",
+        "log_key_mismatch",
+        "log_alarm",
+    }
+    for path, method in (
+        ("/api/v1/plans/{plan_id}/freeze", "post"),
+        ("/api/v1/log/checkpoint", "get"),
+    ):
+        listed = set(paths[path][method]["responses"]["409"]["x-error-codes"])
+        assert codes <= listed, (path, codes - listed)
+
+
+def test_the_empty_logs_checkpoint_is_kept_too(
+    settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    # A client that read the checkpoint of the empty log saw a signed statement too.
+    with TestClient(create_app(settings)) as c:
+        empty = c.get("/api/v1/log/checkpoint")
+        assert empty.status_code == 200 and "\n0\n" in empty.text
+    assert (settings.data_dir / KEPT).read_text() == empty.text
+    with TestClient(create_app(settings)) as c:
+        assert c.get("/readyz").status_code == 200

@@ -91,9 +91,16 @@ def judge(
             f"核实后用 shuangsui log clear-alarm --reason … 解除；{RECOVERY}",
             code="log_alarm",
         )
-    if seen.problem is not None:
-        if seen.problem.code != "log_checkpoint_file_missing" or signed_before:
-            raise LogGuardRefused(f"{seen.problem.message}；{RECOVERY}", code=seen.problem.code)
+    problem = seen.problem
+    if problem is not None:
+        # Each code spelled out, so that the API document lists every one (app.error_catalog).
+        told = f"{problem.message}；{RECOVERY}"
+        if problem.code == "log_key_mismatch":
+            raise LogGuardRefused(told, code="log_key_mismatch")
+        if problem.code == "log_checkpoint_file_invalid":
+            raise LogGuardRefused(told, code="log_checkpoint_file_invalid")
+        if signed_before:
+            raise LogGuardRefused(told, code="log_checkpoint_file_missing")
         return  # nothing was ever signed: nothing can have been served
     kept = seen.kept
     assert kept is not None

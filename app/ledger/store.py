@@ -86,17 +86,23 @@ def lock_head(session: Session) -> None:
 LOG_APPENDED = "shuangsui.log_appended"
 # The guard of a session's factory (installed with `sign_after_commit`).
 GUARD = "shuangsui.log_guard"
+# What the guard saw when the session's transaction began: (guard, Seen).
+GUARD_SEEN = "shuangsui.log_guard_seen"
 
 
 def check_guard(session: Session, guard: Guard | None) -> None:
     """Refuse (409) unless this database's log equals or extends the checkpoint kept on disk.
 
     Reads O(log n) stored hashes: the tree head at the database's size and, if the
-    log grew since, the consistency proof from the kept size.
+    log grew since, the consistency proof from the kept size. The kept file is the
+    one read as the transaction began (`sign_after_commit`), before the database's
+    snapshot: a sibling worker keeps a checkpoint only after its entries commit, so
+    the snapshot holds at least what that file names, on SQLite as on PostgreSQL.
     """
     if guard is None:
         return
-    seen = guard.seen()
+    cached = session.info.get(GUARD_SEEN)
+    seen = cached[1] if cached is not None and cached[0] is guard else guard.seen()
     db_size = size(session)
     head = root(session, db_size)
     consistent = True
@@ -107,13 +113,11 @@ def check_guard(session: Session, guard: Guard | None) -> None:
         else:
             proof = consistency_proof(session, kept.size, db_size)
             consistent = merkle.verify_consistency(kept.size, db_size, proof, kept.root, head)
-    judge(
-        seen,
-        db_size=db_size,
-        db_root=head,
-        consistent=consistent,
-        signed_before=latest_checkpoint(session) is not None,
-    )
+    signed_before = latest_checkpoint(session) is not None
+    missing = seen.problem is not None and seen.problem.code == "log_checkpoint_file_missing"
+    if missing and signed_before and seen.alarm is None and guard.seen().kept is not None:
+        return  # a sibling worker kept the log's first checkpoint during this transaction
+    judge(seen, db_size=db_size, db_root=head, consistent=consistent, signed_before=signed_before)
 
 
 def append(session: Session, entry: Mapping[str, Any]) -> int:
@@ -214,7 +218,10 @@ def sign_checkpoint(session: Session, signer: Signer) -> Checkpoint:
 def _keep(session: Session, signer: Signer, note: str, tree_size: int) -> None:
     """Keep the checkpoint in the data directory, if it is newer than the kept one."""
     guard = signer.guard
-    if guard is None or (guard.kept_size() or 0) >= tree_size:
+    if guard is None:
+        return
+    kept = guard.kept_size()
+    if kept is not None and kept >= tree_size:  # the empty log's checkpoint is kept too
         return
     if session.info.get(LOG_APPENDED):
         # Entries of this very transaction may still roll back; the signing after
@@ -276,6 +283,14 @@ def sign_after_commit(
 
     # Every session of the factory refuses to grow a log the guard does not accept.
     factory.configure(info={**factory.kw.get("info", {}), GUARD: signer.guard})
+    guard = signer.guard
+
+    def remember(session: Session, transaction: Any, _connection: Any) -> None:
+        # Read before the transaction's first statement, so before its snapshot.
+        if guard is not None and not transaction.nested:
+            session.info[GUARD_SEEN] = (guard, guard.seen())
+
+    event.listen(factory, "after_begin", remember)
     event.listen(factory, "after_commit", sign)
     event.listen(factory, "after_rollback", forget)
 
