@@ -25,7 +25,7 @@ from app.pools import cli as pools_cli
 from app.witness.cli import witness_cli
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, sessionmaker
 
     from app.ledger.keys import Signer
 
@@ -45,16 +45,31 @@ def _origin() -> str:
 
 
 def _prepare() -> str:
-    """Create the data directory, the log's key and the schema; return the database URL."""
-    from app.ledger.keys import load_or_create_signer
-
+    """Create the data directory, the schema and (first start only) the log's key; return
+    the database URL. A missing or foreign key of a signed log stops the command."""
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    # Before `serve` starts its workers, so that they find one key and make none.
-    load_or_create_signer(settings.data_dir, _origin())
     url = settings.resolved_database_url
     upgrade(url)
+    # Before `serve` starts its workers, so that they find one key and make none.
+    engine = make_engine(url)
+    try:
+        _signer(make_sessionmaker(engine))
+    finally:
+        engine.dispose()
     return url
+
+
+def _signer(factory: sessionmaker[Session]) -> Signer:
+    """The log's signer (app.ledger.guard.open_signer); a refused key stops the command."""
+    from app.ledger.guard import open_signer
+    from app.ledger.keys import KeyFileError
+
+    try:
+        return open_signer(get_settings().data_dir, _origin(), factory)
+    except KeyFileError as exc:
+        typer.echo(f"拒绝启动：{exc}", err=True)
+        raise typer.Exit(code=2) from exc
 
 
 @cli.command()
@@ -175,16 +190,18 @@ cli.command("import")(pools_cli.import_file)
 def audit_log() -> None:
     """Re-read the whole public log, recompute it, and check every signed checkpoint."""
     from app.ledger.audit import audit
-    from app.ledger.keys import load_or_create_signer
 
-    settings = get_settings()
     engine = make_engine(_prepare())
-    signer = load_or_create_signer(settings.data_dir, _origin())
-    with make_sessionmaker(engine)() as session:
-        report = audit(session, signer.verifier_key)
+    factory = make_sessionmaker(engine)
+    signer = _signer(factory)
+    with factory() as session:
+        report = audit(session, signer.known_keys)
     engine.dispose()
     if report.ok:
-        typer.echo(f"日志完好：{report.size} 条，{report.checkpoints} 个已签名检查点均一致")
+        typer.echo(
+            f"日志完好：{report.size} 条，{report.checkpoints} 个已签名检查点均一致；"
+            f"{report.draws} 个抽查的框架、种子与结果均与日志相符，历史记录只许追加"
+        )
         return
     where = f"自第 {report.first_bad_index} 条起" if report.first_bad_index is not None else ""
     typer.echo(f"日志{where}有问题：", err=True)
@@ -208,13 +225,11 @@ def _unit_of_work(actor: str = "命令行") -> Iterator[tuple[Session, Signer]]:
     A commit that grew the log has its checkpoint signed, as in the service.
     """
     from app.errors import DomainError
-    from app.ledger.keys import load_or_create_signer
     from app.ledger.store import sign_after_commit
 
-    settings = get_settings()
     engine = make_engine(_prepare())
-    signer = load_or_create_signer(settings.data_dir, _origin())
     factory = make_sessionmaker(engine)
+    signer = _signer(factory)
     sign_after_commit(factory, signer)
     try:
         with factory() as session:

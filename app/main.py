@@ -22,7 +22,8 @@ from app.draws.plan_routes import router as plans_router
 from app.draws.router import router as draws_router
 from app.errors import DomainError, Problem, problem_response
 from app.idempotency import Replay
-from app.ledger.keys import load_or_create_signer
+from app.ledger import guard
+from app.ledger.guard import open_signer
 from app.ledger.origin import resolve_origin
 from app.ledger.proof_router import router as proof_router
 from app.ledger.router import router as log_router
@@ -144,9 +145,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(settings.resolved_database_url)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         origin = resolve_origin(settings.log_origin, settings.data_dir)
-        app.state.signer = load_or_create_signer(settings.data_dir, origin)
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        # A missing or foreign key of a signed log stops the service here (KeyFileError).
+        app.state.signer = open_signer(settings.data_dir, origin, app.state.sessionmaker)
+        with app.state.sessionmaker() as session:
+            refused = guard.problem(session, app.state.signer)
+        if refused is not None:
+            # The service runs, not ready: /readyz and every write say why.
+            log.error("log guard: %s: %s", refused.code, refused.detail)
         app.state.witnessing = start_witnessing(settings, app.state.sessionmaker, app.state.signer)
 
         def signed() -> None:
@@ -218,7 +225,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(guide_router)
     mount_static(app)
     app.include_router(keys_router)
-    install_observability(app, figures=(draw_figures, directory_figures))
+    install_observability(
+        app, figures=(draw_figures, directory_figures), readiness=(guard.readiness,)
+    )
     install_openapi(app)
     _check_routes(app)
     return app

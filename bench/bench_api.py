@@ -40,7 +40,7 @@ from app.draws import ceremony, service, templates
 from app.draws.schemas import DiceReveal, FreezeRequest
 from app.history import Person
 from app.ledger import store
-from app.ledger.keys import load_or_create_signer
+from app.ledger.guard import open_signer
 from app.ledger.origin import resolve_origin
 from app.pools.demo_load import load_demo_pool
 from bench.common import (
@@ -73,10 +73,11 @@ WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_report.lua"
 def prepare(url: str, data_dir: Path) -> str:
     """The demo pool and the DRAWN draws done; return the first draw's public id."""
     settings = Settings(database_url=url, data_dir=data_dir)
-    signer = load_or_create_signer(data_dir, resolve_origin(settings.log_origin, data_dir))
     engine = make_engine(url)
+    factory = make_sessionmaker(engine)
+    signer = open_signer(data_dir, resolve_origin(settings.log_origin, data_dir), factory)
     public_ids = []
-    with make_sessionmaker(engine)() as session:
+    with factory() as session:
         load_demo_pool(session)
         for key in DRAWN:
             plan = service.create_plan(
@@ -102,6 +103,9 @@ def prepare(url: str, data_dir: Path) -> str:
             if done.status != "done":
                 raise RuntimeError(f"{key}: the draw ended {done.status}")
             public_ids.append(done.public_id)
+        session.commit()
+    # Signed once the entries are committed, so that the data directory keeps it too.
+    with factory() as session:
         store.sign_checkpoint(session, signer)
         session.commit()
     engine.dispose()

@@ -23,7 +23,7 @@ from app.db import make_engine, make_sessionmaker
 from app.draws import ceremony, service, templates
 from app.draws.schemas import DiceReveal, FreezeRequest, SeedConfirmation
 from app.history import Person
-from app.ledger.keys import load_or_create_signer
+from app.ledger.guard import open_signer
 from app.ledger.store import sign_after_commit
 from app.pools.demo_load import load_scaled_pool
 from bench.common import (
@@ -129,7 +129,7 @@ def run(backend: Backend, size: int, pg_admin_url: str | None) -> list[Figure]:
     ):
         engine = make_engine(url)
         factory = make_sessionmaker(engine)
-        sign_after_commit(factory, load_or_create_signer(Path(keys), "bench/draws"))
+        sign_after_commit(factory, open_signer(Path(keys), "bench/draws", factory))
         _, load_s = timed(
             f"load {size_label(size)} enterprises (not part of the draw)",
             lambda: load(factory, size),

@@ -45,7 +45,7 @@ from app.draws.models import Draw
 from app.draws.schemas import DiceReveal, OutcomeCreate
 from app.draws.units import units_of
 from app.ledger import store as ledger
-from app.ledger.keys import load_or_create_signer
+from app.ledger.guard import open_signer
 from app.ledger.origin import LOCAL_ORIGIN, resolve_origin
 from app.pools.demo_load import load_demo_pool
 from tests.auditor import load_verifier
@@ -90,10 +90,9 @@ def service_env(db_url: str, data_dir: Path) -> dict[str, str]:
 
 def prepare_service(db_url: str, data_dir: Path, *, demo: bool = True) -> dict[str, str]:
     """Demo pool, API keys and the log's signing key, made before any worker starts."""
-    # The workers would race to create the key file (app/ledger/keys.py is not
-    # safe for that): make it once, here.
-    load_or_create_signer(data_dir, resolve_origin(None, data_dir))
+    # Made once here, before any worker starts, as `shuangsui serve` does.
     engine = make_engine(db_url)
+    open_signer(data_dir, resolve_origin(None, data_dir), make_sessionmaker(engine))
     with make_sessionmaker(engine)() as session:
         if demo:
             load_demo_pool(session)

@@ -37,7 +37,7 @@ from app.db import make_engine, make_sessionmaker
 from app.draws.models import Draw, Plan
 from app.history import ChangeRecord
 from app.ledger.audit import audit
-from app.ledger.keys import load_or_create_signer
+from app.ledger.guard import open_signer
 from app.ledger.models import LogEntry, LogHead
 from app.ledger.origin import resolve_origin
 from app.pools.demo import demo_pool
@@ -235,7 +235,7 @@ def _check_database(world: World, session: Any) -> list[str]:
     indexes = list(session.scalars(select(LogEntry.idx).order_by(LogEntry.idx)))
     assert indexes == list(range(len(indexes))), "the log has a gap"
     assert session.scalar(select(LogHead.size)) == len(indexes)
-    report = audit(session, world.verifier_key)
+    report = audit(session, [world.verifier_key])
     assert report.ok, report.problems
     kinds: dict[str, list[tuple[str, bytes]]] = {}
     for entry in session.execute(
@@ -339,7 +339,11 @@ def test_a_killed_server_leaves_nothing_half_written(
     data_dir.mkdir()
     keys = prepare_service(db_url, data_dir)
     settings = Settings(database_url=db_url, data_dir=data_dir)
-    signer = load_or_create_signer(data_dir, resolve_origin(settings.log_origin, data_dir))
+    engine = make_engine(db_url)
+    signer = open_signer(
+        data_dir, resolve_origin(settings.log_origin, data_dir), make_sessionmaker(engine)
+    )
+    engine.dispose()
     demo_codes = {e.uscc for e in demo_pool().enterprises}
     world = World(db_url, data_dir, keys, signer.verifier_key, baseline=len(demo_codes))
     log = tmp_path / "uvicorn.log"

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import make_engine, make_sessionmaker
 from app.ledger import store
-from app.ledger.keys import load_or_create_signer
+from app.ledger.guard import open_signer
 from app.ledger.origin import resolve_origin
 from tests.conftest import IN_CI
 from tests.factories import WITNESSES, ceremony_time, reveal_dice
@@ -58,8 +58,22 @@ def _go(binary: Path, *args: str) -> str:
     return done.stdout
 
 
+def export_tiles(db_url: str, data_dir: Path, mirror: Path) -> None:
+    """`shuangsui log export-tiles MIRROR`, as an operator runs it."""
+    exported = subprocess.run(
+        [sys.executable, "-c", "from app.cli import main; main()", "log", "export-tiles"]
+        + [str(mirror)],
+        cwd=ROOT,
+        env=service_env(db_url, data_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert exported.returncode == 0, exported.stderr
+
+
 def _sign(factory: sessionmaker[Session], data_dir: Path, db_url: str) -> None:
-    signer = load_or_create_signer(data_dir, resolve_origin(None, data_dir))
+    signer = open_signer(data_dir, resolve_origin(None, data_dir), factory)
     with factory() as session:
         store.sign_checkpoint(session, signer)
         session.commit()
@@ -112,22 +126,7 @@ def test_go_reads_the_served_and_the_exported_log(
         assert f"tiles ok: {size} entries" in out and f"consistency ok: 300 -> {size}" in out
         # The exported directory, read by Go as a static mirror.
         mirror = tmp_path / "mirror"
-        exported = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                "from app.cli import main; main()",
-                "log",
-                "export-tiles",
-                str(mirror),
-            ],
-            cwd=ROOT,
-            env=service_env(db_url, data_dir),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert exported.returncode == 0, exported.stderr
+        export_tiles(db_url, data_dir, mirror)
         out = _go(go_interop, "-key", key, "-tiles", str(mirror), "-old", str(old))
         assert f"tiles ok: {size} entries" in out
         # A tile changed in the mirror is caught by TileHashReader's authentication.

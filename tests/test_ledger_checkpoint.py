@@ -17,7 +17,7 @@ from app.ledger.checkpoint import (
     parse_checkpoint,
     sign_note,
 )
-from app.ledger.keys import KeyFileError, load_or_create_signer
+from app.ledger.keys import KeyFileError, load_signer
 
 # The example of golang.org/x/mod/sumdb/note (its documentation and note_test.go).
 GO_SIGNER = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
@@ -76,23 +76,23 @@ def test_checkpoint_round_trip() -> None:
 
 
 def test_key_file_is_private_and_stable(tmp_path: Path) -> None:
-    first = load_or_create_signer(tmp_path, "hengyang.yjj/draws")
+    first = load_signer(tmp_path, "hengyang.yjj/draws", create=True)
     key_file = tmp_path / "log-signer.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert first.verifier_key.startswith("hengyang.yjj/draws+")
     assert (tmp_path / "log-verifier.key").read_text().strip() == first.verifier_key
-    again = load_or_create_signer(tmp_path, "hengyang.yjj/draws")
+    again = load_signer(tmp_path, "hengyang.yjj/draws", create=True)
     assert again.verifier_key == first.verifier_key
     assert "PRIVATE" not in repr(again)
     with pytest.raises(KeyFileError):
-        load_or_create_signer(tmp_path, "another.log/origin")
+        load_signer(tmp_path, "another.log/origin", create=True)
     os.chmod(key_file, 0o644)
     with pytest.raises(KeyFileError):
-        load_or_create_signer(tmp_path, "hengyang.yjj/draws")
+        load_signer(tmp_path, "hengyang.yjj/draws", create=True)
 
 
 def _signer_in_child(folder: str) -> str:
-    return load_or_create_signer(Path(folder), "hengyang.yjj/draws").verifier_key
+    return load_signer(Path(folder), "hengyang.yjj/draws", create=True).verifier_key
 
 
 def test_workers_starting_together_make_one_key(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from app.db import make_engine, make_sessionmaker
 from app.ledger import merkle, store
 from app.ledger.audit import audit
 from app.ledger.checkpoint import open_note, parse_checkpoint
-from app.ledger.keys import load_or_create_signer
+from app.ledger.guard import open_signer
 
 
 def _append(factory: sessionmaker[Session], count: int, prefix: str = "test") -> None:
@@ -70,7 +70,7 @@ def test_the_database_refuses_to_change_the_log(
     engine: Engine, session_factory: sessionmaker[Session], tmp_path: Path, table: str
 ) -> None:
     _append(session_factory, 3)
-    signer = load_or_create_signer(tmp_path, "hengyang.yjj/draws")
+    signer = open_signer(tmp_path, "hengyang.yjj/draws", session_factory)
     with session_factory() as session:
         store.sign_checkpoint(session, signer)
         session.commit()
@@ -102,12 +102,12 @@ def _drop_triggers(engine: Engine) -> None:
 def test_audit_names_the_index_of_an_edited_entry(
     engine: Engine, session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    signer = load_or_create_signer(tmp_path, "hengyang.yjj/draws")
+    signer = open_signer(tmp_path, "hengyang.yjj/draws", session_factory)
     _append(session_factory, 20)
     with session_factory() as session:
         store.sign_checkpoint(session, signer)
         session.commit()
-        report = audit(session, signer.verifier_key)
+        report = audit(session, signer.known_keys)
     engine.dispose()
     assert report.ok, report.problems
     assert (report.size, report.checkpoints) == (20, 1)
@@ -119,7 +119,7 @@ def test_audit_names_the_index_of_an_edited_entry(
     with engine.begin() as conn:
         conn.execute(text("UPDATE log_entries SET body = :b WHERE idx = 13"), {"b": forged})
     with session_factory() as session:
-        report = audit(session, signer.verifier_key)
+        report = audit(session, signer.known_keys)
     assert not report.ok
     assert report.first_bad_index == 13
 
@@ -130,14 +130,14 @@ def test_audit_names_the_index_of_an_edited_entry(
             {"h": merkle.leaf_hash(forged)},
         )
     with session_factory() as session:
-        report = audit(session, signer.verifier_key)
+        report = audit(session, signer.known_keys)
     assert report.first_bad_index == 13
 
 
 def test_audit_notices_a_missing_entry(
     engine: Engine, session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    signer = load_or_create_signer(tmp_path, "hengyang.yjj/draws")
+    signer = open_signer(tmp_path, "hengyang.yjj/draws", session_factory)
     _append(session_factory, 8)
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
@@ -146,7 +146,7 @@ def test_audit_notices_a_missing_entry(
             conn.execute(text("DROP TRIGGER log_entries_no_delete"))
         conn.execute(text("DELETE FROM log_entries WHERE idx = 5"))
     with session_factory() as session:
-        report = audit(session, signer.verifier_key)
+        report = audit(session, signer.known_keys)
     assert report.first_bad_index == 5
 
 
@@ -178,14 +178,14 @@ def test_concurrent_appends_from_three_processes_stay_gapless(
     for p in processes:
         p.join(120)
         assert p.exitcode == 0
-    signer = load_or_create_signer(tmp_path, "hengyang.yjj/draws")
+    signer = open_signer(tmp_path, "hengyang.yjj/draws", session_factory)
     with session_factory() as session:
         assert store.size(session) == 32
         indexes = session.scalars(text("SELECT idx FROM log_entries ORDER BY idx")).all()
         assert list(indexes) == list(range(32))
         store.sign_checkpoint(session, signer)
         session.commit()
-        report = audit(session, signer.verifier_key)
+        report = audit(session, signer.known_keys)
     assert report.ok, report.problems
 
 
@@ -195,7 +195,7 @@ def test_two_readers_signing_the_same_size_at_once_both_get_the_checkpoint(
     """A public page and the after-commit signer both find the log ahead of its
     checkpoint and sign it at once: neither fails, both hold the one checkpoint."""
     _append(session_factory, 3)
-    signer = load_or_create_signer(tmp_path, "hengyang.yjj/draws")
+    signer = open_signer(tmp_path, "hengyang.yjj/draws", session_factory)
     first = session_factory()
     signed_first = store.sign_checkpoint(first, signer)  # holds its write until commit
     result: dict[str, object] = {}

@@ -27,7 +27,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.ledger import merkle, store, witnessing
-from app.ledger.keys import Signer, load_or_create_signer
+from app.ledger.guard import open_signer
+from app.ledger.keys import Signer, load_signer
 from app.ledger.witness_worker import Witnessing
 from tests.test_concurrency import free_port
 
@@ -84,9 +85,9 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def signer(tmp_path: Path) -> Signer:
+def signer(tmp_path: Path, session_factory: sessionmaker[Session]) -> Signer:
     (tmp_path / "logdata").mkdir()
-    return load_or_create_signer(tmp_path / "logdata", ORIGIN)
+    return open_signer(tmp_path / "logdata", ORIGIN, session_factory)
 
 
 @pytest.fixture
@@ -138,7 +139,7 @@ def test_add_checkpoint_answers_as_the_spec_says(witness: Witness, signer: Signe
         assert http.get(f"{witness.url}/{origin_hash}/checkpoint").status_code == 404
         note5 = _note(signer, 5, tree.root())
         # Unknown origin: 404.
-        stranger = load_or_create_signer(witness.directory.parent, "other.example/log")
+        stranger = load_signer(witness.directory.parent, "other.example/log", create=True)
         other = stranger.sign(f"other.example/log\n5\n{base64.b64encode(tree.root()).decode()}\n")
         assert http.post(post, content=_body(0, [], other)).status_code == 404
         # No signature by the trusted key (only another key's), or a bad one: 403.
@@ -235,7 +236,7 @@ def test_the_client_against_the_shipped_witness(
     policy.write_text(
         f"log {signer.verifier_key}\nwitness JW {witness.vkey} {witness.url}\nquorum JW\n"
     )
-    client = Witnessing(session_factory, witnessing.load_policy(policy, signer.verifier_key))
+    client = Witnessing(session_factory, witnessing.load_policy(policy, signer.published_keys))
     sizes = []
     for count in (3, 1, 6):
         with session_factory() as session:

@@ -2,22 +2,28 @@
 
 Recomputes every leaf and subtree hash from the stored entry bytes, checks the
 indexes run from 0 without a gap, that every entry is canonical JSON, that every
-stored node matches, and that every checkpoint is signed by the log's key and
-commits to the recomputed tree. Names the first index where anything differs.
+stored node matches, that the log head agrees with the entries, and that every
+checkpoint is signed by the log's key and commits to the recomputed tree. Names
+the first index where anything differs. Then the records beside the log
+(app.ledger.audit_records): each draw's frame, seed and result against what the
+log committed, and the triggers that keep history append-only.
+
+Rows are read raw (app.ledger.audit_raw): a tampered row is named, never a crash.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import rfc8785
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.ledger import merkle
+from app.ledger.audit_raw import as_bytes, as_int, as_text, rows, wrong
+from app.ledger.audit_records import Committed, check_draws, check_triggers
 from app.ledger.checkpoint import NoteError, open_note, parse_checkpoint
-from app.ledger.models import Checkpoint, LogEntry, LogHead, LogNode
 
 
 @dataclass
@@ -26,6 +32,7 @@ class AuditReport:
 
     size: int = 0
     checkpoints: int = 0
+    draws: int = 0
     problems: list[str] = field(default_factory=list)
     first_bad_index: int | None = None
 
@@ -39,37 +46,79 @@ class AuditReport:
         self.problems.append(message)
 
 
-def audit(session: Session, verifier_key: str) -> AuditReport:
-    """Audit the log in this database against the log's public key."""
+def audit(session: Session, verifier_keys: list[str]) -> AuditReport:
+    """Audit the log in this database against the log's public keys (current and retired)."""
     report = AuditReport()
     tree = merkle.MemoryTree()
+    committed = Committed()
     expected = 0
-    for row in session.execute(
-        select(LogEntry.idx, LogEntry.body, LogEntry.leaf_hash).order_by(LogEntry.idx)
+    for raw_idx, raw_body, raw_leaf in rows(
+        session, "SELECT idx, body, leaf_hash FROM log_entries ORDER BY idx"
     ):
-        if row.idx != expected:
-            report.bad(expected, f"第 {expected} 条缺失（下一条是第 {row.idx} 条）")
-            expected = row.idx
-        body = bytes(row.body)
-        try:
-            canonical = rfc8785.dumps(json.loads(body)) == body
-        except ValueError:
-            canonical = False
-        if not canonical:
-            report.bad(row.idx, f"第 {row.idx} 条不是规范化的 JSON（RFC 8785）")
-        if merkle.leaf_hash(body) != bytes(row.leaf_hash):
-            report.bad(row.idx, f"第 {row.idx} 条的内容与其叶哈希不符：条目被改动过")
+        idx = as_int(raw_idx)
+        if idx is None:
+            report.bad(expected, wrong("log_entries", raw_idx, "idx", raw_idx, "INTEGER"))
+            continue
+        if idx != expected:
+            report.bad(expected, f"第 {expected} 条缺失（下一条是第 {idx} 条）")
+            expected = idx
+        body = as_bytes(raw_body)
+        if body is None:
+            report.bad(idx, wrong("log_entries", f"第 {idx} 条", "body", raw_body, "BLOB"))
+            # The tree cannot be recomputed past an entry whose bytes are lost.
+            body = str(raw_body).encode()
+        entry = _entry(body)
+        if entry is None:
+            report.bad(idx, f"第 {idx} 条不是规范化的 JSON（RFC 8785）")
+        else:
+            committed.note(idx, entry)
+        if merkle.leaf_hash(body) != as_bytes(raw_leaf, 32):
+            report.bad(idx, f"第 {idx} 条的内容与其叶哈希不符：条目被改动过")
         tree.append(body)
         expected += 1
     report.size = tree.size
-    head = session.scalar(select(LogHead.size).where(LogHead.id == 1))
-    if head != tree.size:
-        report.bad(min(head or 0, tree.size), f"日志头记录大小 {head}，实有 {tree.size} 条")
-    mismatched = [
-        (node.level, node.idx)
-        for node in session.execute(select(LogNode.level, LogNode.idx, LogNode.hash))
-        if tree.nodes.get((node.level, node.idx)) != bytes(node.hash)
-    ]
+    _check_head(session, tree, report)
+    _check_nodes(session, tree, report)
+    _check_checkpoints(session, tree, verifier_keys, report)
+    report.draws = check_draws(session, committed, report.bad)
+    check_triggers(session, report.bad)
+    return report
+
+
+def _entry(body: bytes) -> dict[str, Any] | None:
+    """The entry, if its bytes are canonical JSON of an object."""
+    try:
+        entry = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(entry, dict) or rfc8785.dumps(entry) != body:
+        return None
+    return entry
+
+
+def _check_head(session: Session, tree: merkle.MemoryTree, report: AuditReport) -> None:
+    heads = list(rows(session, "SELECT id, size FROM log_head"))
+    if len(heads) != 1 or as_int(heads[0][0]) != 1:
+        report.bad(None, f"日志头应为 id 为 1 的一行，实有 {len(heads)} 行")
+        return
+    head = as_int(heads[0][1])
+    if head is None:
+        report.bad(None, wrong("log_head", 1, "size", heads[0][1], "INTEGER"))
+    elif head != tree.size:
+        report.bad(min(head, tree.size), f"日志头记录大小 {head}，实有 {tree.size} 条")
+
+
+def _check_nodes(session: Session, tree: merkle.MemoryTree, report: AuditReport) -> None:
+    mismatched = []
+    for raw_level, raw_idx, raw_hash in rows(session, "SELECT level, idx, hash FROM log_nodes"):
+        level, idx = as_int(raw_level), as_int(raw_idx)
+        if level is None or idx is None:
+            report.bad(
+                None, wrong("log_nodes", (raw_level, raw_idx), "level/idx", raw_idx, "INTEGER")
+            )
+            continue
+        if tree.nodes.get((level, idx)) != as_bytes(raw_hash, 32):
+            mismatched.append((level, idx))
     # A changed leaf changes every subtree above it: blame the lowest one, so the
     # report names the entry itself rather than the start of a large subtree.
     leaves = sorted(idx for level, idx in mismatched if level == 0)
@@ -82,20 +131,36 @@ def audit(session: Session, verifier_key: str) -> AuditReport:
             None if explained else first,
             f"存储的子树哈希（层 {level}，序号 {idx}）与重算结果不符，涉及第 {first}–{end - 1} 条",
         )
-    for checkpoint in session.scalars(select(Checkpoint).order_by(Checkpoint.size)):
+
+
+def _check_checkpoints(
+    session: Session, tree: merkle.MemoryTree, verifier_keys: list[str], report: AuditReport
+) -> None:
+    for raw_size, raw_root, raw_note in rows(
+        session, "SELECT size, root_hash, note FROM log_checkpoints ORDER BY size"
+    ):
         report.checkpoints += 1
-        try:
-            signed = parse_checkpoint(open_note(checkpoint.note, [verifier_key]))
-        except NoteError as exc:
-            report.bad(None, f"大小为 {checkpoint.size} 的检查点签名无效：{exc}")
+        size, root, note = as_int(raw_size), as_bytes(raw_root, 32), as_text(raw_note)
+        if size is None or root is None or note is None:
+            column, value, wanted = next(
+                c
+                for c in (
+                    ("size", raw_size, "INTEGER") if size is None else None,
+                    ("root_hash", raw_root, "32 字节的 BLOB") if root is None else None,
+                    ("note", raw_note, "TEXT") if note is None else None,
+                )
+                if c is not None
+            )
+            report.bad(None, wrong("log_checkpoints", f"大小 {raw_size}", column, value, wanted))
             continue
-        if signed.size != checkpoint.size or signed.root != bytes(checkpoint.root_hash):
-            report.bad(None, f"大小为 {checkpoint.size} 的检查点与其签名内容不符")
+        try:
+            signed = parse_checkpoint(open_note(note, verifier_keys))
+        except NoteError as exc:
+            report.bad(None, f"大小为 {size} 的检查点签名无效：{exc}")
+            continue
+        if signed.size != size or signed.root != root:
+            report.bad(None, f"大小为 {size} 的检查点与其签名内容不符")
         if signed.size > tree.size:
             report.bad(tree.size, f"检查点声称有 {signed.size} 条，日志只有 {tree.size} 条")
         elif tree.root(signed.size) != signed.root:
-            report.bad(
-                None,
-                f"大小为 {signed.size} 的已签名检查点与重算的日志不一致",
-            )
-    return report
+            report.bad(None, f"大小为 {signed.size} 的已签名检查点与重算的日志不一致")

@@ -112,13 +112,20 @@ def generate_signer(name: str) -> tuple[str, str]:
     )
 
 
-def sign_note(text: str, signer_key: str) -> str:
-    """The signed note of `text` (which must end in a newline)."""
+def sign_note(text: str, signer_key: str, *more_keys: str) -> str:
+    """The signed note of `text` (which must end in a newline), one signature line per key.
+
+    A log whose key is being replaced signs with the old and the new key: a reader
+    that knows either accepts the note.
+    """
     if not text.endswith("\n") or "\n\n" in text:
         raise NoteError("note text must end in a newline and hold no blank line")
-    signer = parse_signer_key(signer_key)
-    signature = signer.private_key.sign(text.encode())
-    return f"{text}\n{SIGNATURE_PREFIX}{signer.name} {_b64(signer.key_id + signature)}\n"
+    lines = []
+    for key in (signer_key, *more_keys):
+        signer = parse_signer_key(key)
+        signature = signer.private_key.sign(text.encode())
+        lines.append(f"{SIGNATURE_PREFIX}{signer.name} {_b64(signer.key_id + signature)}\n")
+    return f"{text}\n{''.join(lines)}"
 
 
 def open_note(note: str, verifier_keys: list[str]) -> str:

@@ -41,12 +41,12 @@ def checkpoint(request: Request, session: SessionDep) -> PlainTextResponse:
 @router.get(
     "/key",
     dependencies=[allow(PUBLIC)],
-    summary="日志验证公钥（name+hash+base64，Go sumdb/note 格式）",
+    summary="日志验证公钥（name+hash+base64，Go sumdb/note 格式；换钥期间为新旧两行）",
     response_class=PlainTextResponse,
     responses={200: {"content": {"text/plain": {}}}},
 )
 def verifier_key(request: Request) -> PlainTextResponse:
-    return PlainTextResponse(request.app.state.signer.verifier_key + "\n")
+    return PlainTextResponse("".join(k + "\n" for k in request.app.state.signer.published_keys))
 
 
 def _entry_json(session: SessionDep, index: int) -> dict[str, Any]:

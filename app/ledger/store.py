@@ -23,6 +23,7 @@ from app.errors import DomainError, InvalidInput, NotFound
 from app.ledger import merkle
 from app.ledger.checkpoint import format_checkpoint
 from app.ledger.cosigned import cosignatures_of
+from app.ledger.kept import Guard, judge
 from app.ledger.keys import Signer
 from app.ledger.models import Checkpoint, LogEntry, LogHead, LogNode
 from app.ledger.tiles import MAX_ENTRY_BYTES
@@ -83,6 +84,40 @@ def lock_head(session: Session) -> None:
 
 # Set on a session that appended, so that whoever commits it knows the log grew.
 LOG_APPENDED = "shuangsui.log_appended"
+# The guard of a session's factory (installed with `sign_after_commit`).
+GUARD = "shuangsui.log_guard"
+# What the guard saw when the session's transaction began: (guard, Seen).
+GUARD_SEEN = "shuangsui.log_guard_seen"
+
+
+def check_guard(session: Session, guard: Guard | None) -> None:
+    """Refuse (409) unless this database's log equals or extends the checkpoint kept on disk.
+
+    Reads O(log n) stored hashes: the tree head at the database's size and, if the
+    log grew since, the consistency proof from the kept size. The kept file is the
+    one read as the transaction began (`sign_after_commit`), before the database's
+    snapshot: a sibling worker keeps a checkpoint only after its entries commit, so
+    the snapshot holds at least what that file names, on SQLite as on PostgreSQL.
+    """
+    if guard is None:
+        return
+    cached = session.info.get(GUARD_SEEN)
+    seen = cached[1] if cached is not None and cached[0] is guard else guard.seen()
+    db_size = size(session)
+    head = root(session, db_size)
+    consistent = True
+    kept = seen.kept
+    if kept is not None and kept.size > 0 and db_size >= kept.size:
+        if db_size == kept.size:
+            consistent = head == kept.root
+        else:
+            proof = consistency_proof(session, kept.size, db_size)
+            consistent = merkle.verify_consistency(kept.size, db_size, proof, kept.root, head)
+    signed_before = latest_checkpoint(session) is not None
+    missing = seen.problem is not None and seen.problem.code == "log_checkpoint_file_missing"
+    if missing and signed_before and seen.alarm is None and guard.seen().kept is not None:
+        return  # a sibling worker kept the log's first checkpoint during this transaction
+    judge(seen, db_size=db_size, db_root=head, consistent=consistent, signed_before=signed_before)
 
 
 def append(session: Session, entry: Mapping[str, Any]) -> int:
@@ -94,6 +129,9 @@ def append(session: Session, entry: Mapping[str, Any]) -> int:
             f"日志条目（{entry.get('kind')}）为 {len(body)} 字节，超过上限 {MAX_ENTRY_BYTES}；"
             "未写入任何数据，请缩短其中的文字"
         )
+    if not session.info.get(LOG_APPENDED):
+        # Once per transaction, before its first entry: never grow a rolled-back log.
+        check_guard(session, session.info.get(GUARD))
     session.info[LOG_APPENDED] = True
     new_size = session.execute(
         update(LogHead).where(LogHead.id == 1).values(size=LogHead.size + 1).returning(LogHead.size)
@@ -151,8 +189,10 @@ def sign_checkpoint(session: Session, signer: Signer) -> Checkpoint:
     current = int(
         session.execute(select(LogHead.size).where(LogHead.id == 1).with_for_update()).scalar_one()
     )
+    check_guard(session, signer.guard)
     last = latest_checkpoint(session)
     if last is not None and last.size == current:
+        _keep(session, signer, last.note, last.size)
         return last
     head = root(session, current)
     if last is not None:
@@ -170,7 +210,24 @@ def sign_checkpoint(session: Session, signer: Signer) -> Checkpoint:
     signed = session.get(Checkpoint, current, populate_existing=True)
     if signed is None or bytes(signed.root_hash) != head:
         raise LogInconsistent(f"大小为 {current} 的检查点已由另一进程以不同的根签名，拒绝签名")
+    # On disk before the commit makes it visible: whatever a client saw is kept.
+    _keep(session, signer, signed.note, current)
     return signed
+
+
+def _keep(session: Session, signer: Signer, note: str, tree_size: int) -> None:
+    """Keep the checkpoint in the data directory, if it is newer than the kept one."""
+    guard = signer.guard
+    if guard is None:
+        return
+    kept = guard.kept_size()
+    if kept is not None and kept >= tree_size:  # the empty log's checkpoint is kept too
+        return
+    if session.info.get(LOG_APPENDED):
+        # Entries of this very transaction may still roll back; the signing after
+        # its commit keeps the checkpoint (above, for a size already signed).
+        return
+    guard.keep(note, tree_size)
 
 
 def _insert_for(session: Session) -> Callable[..., Any]:
@@ -193,6 +250,8 @@ def current_checkpoint(
     Every ceremony step has its checkpoint signed after it commits
     (`sign_after_commit`); signing here covers a process that stopped in between.
     """
+    # A rolled-back database's latest checkpoint is not the log's: not served as current.
+    check_guard(session, signer.guard)
     latest = latest_checkpoint(session)
     wanted = size(session) if covering is None else covering + 1
     if latest is None or latest.size < wanted:
@@ -222,6 +281,16 @@ def sign_after_commit(
     def forget(session: Session) -> None:
         session.info.pop(LOG_APPENDED, None)
 
+    # Every session of the factory refuses to grow a log the guard does not accept.
+    factory.configure(info={**factory.kw.get("info", {}), GUARD: signer.guard})
+    guard = signer.guard
+
+    def remember(session: Session, transaction: Any, _connection: Any) -> None:
+        # Read before the transaction's first statement, so before its snapshot.
+        if guard is not None and not transaction.nested:
+            session.info[GUARD_SEEN] = (guard, guard.seen())
+
+    event.listen(factory, "after_begin", remember)
     event.listen(factory, "after_commit", sign)
     event.listen(factory, "after_rollback", forget)
 

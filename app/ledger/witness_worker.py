@@ -7,14 +7,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
+from app.ledger.guard import raise_alarm
 from app.ledger.keys import Signer
 from app.ledger.policy import Policy, PolicyWitness
-from app.ledger.witnessing import Outcome, ensure_states, load_policy, submit
+from app.ledger.witnessing import Outcome, ahead_of_us, ensure_states, load_policy, submit
 
 log = logging.getLogger("shuangsui.witnessing")
 
@@ -30,8 +32,10 @@ class Witnessing:
         interval: float = 30.0,
         timeout: float = 10.0,
         then: Callable[[], None] | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self.factory = factory
+        self.data_dir = data_dir
         self.policy = policy
         self.interval = interval
         self.then = then
@@ -52,6 +56,13 @@ class Witnessing:
         """One round: every witness with a URL that is due (all of them, in the first round)."""
         probe, self._probed = not self._probed, True
         outcomes = [submit(self.factory, w, self.http, probe=probe) for w in self.witnesses]
+        if self.data_dir is not None and any(o.status == "ahead" for o in outcomes):
+            # A witness has cosigned more of this log than the database holds: the
+            # same alarm as a rolled-back database, kept where every worker sees it.
+            with self.factory() as session:
+                alarm = ahead_of_us(session)
+            if alarm is not None:
+                raise_alarm(self.data_dir, alarm)
         if self.then is not None and any(o.status == "cosigned" for o in outcomes):
             self.then()
         return outcomes
@@ -87,7 +98,9 @@ def start_witnessing(
     """The witnessing thread of this process, if a witness policy is configured."""
     if settings.witness_policy is None:
         return None
-    policy = load_policy(settings.witness_policy, signer.verifier_key)
-    client = Witnessing(factory, policy, interval=settings.witness_retry_seconds)
+    policy = load_policy(settings.witness_policy, signer.published_keys)
+    client = Witnessing(
+        factory, policy, interval=settings.witness_retry_seconds, data_dir=settings.data_dir
+    )
     client.start()
     return client

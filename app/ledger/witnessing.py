@@ -11,7 +11,8 @@ retrying on its own.
 
 A witness that answers 409 with a size beyond every checkpoint this database
 holds has cosigned a checkpoint we no longer have: the database was rolled back.
-`ahead_of_us` says so, in Chinese, for the guard to refuse to sign.
+`ahead_of_us` says so, in Chinese; the witnessing thread raises the guard's alarm
+with it (app.ledger.guard.raise_alarm), which refuses every signature until cleared.
 """
 
 from __future__ import annotations
@@ -52,17 +53,18 @@ class WitnessPolicyError(RuntimeError):
     """The witness policy file cannot be used (the message says why, in Chinese)."""
 
 
-def load_policy(path: Path, verifier_key: str) -> Policy:
-    """The policy file, checked against this log's key when it lists logs."""
+def load_policy(path: Path, verifier_keys: list[str]) -> Policy:
+    """The policy file, checked against this log's keys (either, during a rotation)
+    when it lists logs."""
     try:
         policy = parse_policy(path.read_bytes())
     except OSError as exc:
         raise WitnessPolicyError(f"无法读取见证策略文件 {path}：{exc}") from exc
     except PolicyError as exc:
         raise WitnessPolicyError(f"见证策略文件 {path} 有误：{exc}") from exc
-    if policy.logs and verifier_key not in {entry.vkey for entry in policy.logs}:
+    if policy.logs and not set(verifier_keys) & {entry.vkey for entry in policy.logs}:
         raise WitnessPolicyError(
-            f"见证策略文件 {path} 列出的日志公钥中没有本日志的公钥 {verifier_key}"
+            f"见证策略文件 {path} 列出的日志公钥中没有本日志的公钥 {'、'.join(verifier_keys)}"
         )
     for witness in policy.witnesses:
         if witness.url is not None and not witness.url.startswith(("http://", "https://")):

@@ -15,15 +15,22 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from app.observability.logs import configure_logging
-from app.observability.ops import FigureSource, router
+from app.observability.ops import FigureSource, ReadinessCheck, router
 from app.observability.request_log import RequestObservabilityMiddleware
 
 
-def install_observability(app: FastAPI, *, figures: Sequence[FigureSource] = ()) -> None:
+def install_observability(
+    app: FastAPI,
+    *,
+    figures: Sequence[FigureSource] = (),
+    readiness: Sequence[ReadinessCheck] = (),
+) -> None:
     """Configure logging, add the request middleware and the ops routes to the app;
-    /metrics reports `figures` besides the HTTP counters."""
+    /metrics reports `figures` besides the HTTP counters, /readyz also asks each
+    of `readiness` (a feature's own reason not to serve)."""
     configure_logging()
     app.state.figures = tuple(figures)
+    app.state.readiness = tuple(readiness)
     app.include_router(router)
     build_stack = app.build_middleware_stack
 

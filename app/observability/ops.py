@@ -18,7 +18,7 @@ import ipaddress
 import os
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 from alembic.runtime.migration import MigrationContext
@@ -42,6 +42,8 @@ log = structlog.stdlib.get_logger("shuangsui.observability")
 
 # A feature's business figures, read from the database at each scrape.
 FigureSource = Callable[[Session], Iterable[Metric]]
+# A feature's reason not to be ready, if it has one now (given the app's state).
+ReadinessCheck = Callable[[Session, Any], ProblemItem | None]
 
 
 class _Fixed:
@@ -81,6 +83,7 @@ def _readiness_problems(request: Request) -> list[ProblemItem]:
             current = frozenset(
                 MigrationContext.configure(session.connection()).get_current_heads()
             )
+            refusals = [check(session, state) for check in getattr(state, "readiness", ())]
     except SQLAlchemyError as exc:
         # The error may name hosts and users: it goes to the log, not to the public.
         log.warning("readiness: the database does not answer", error=str(exc))
@@ -88,6 +91,7 @@ def _readiness_problems(request: Request) -> list[ProblemItem]:
             ProblemItem(loc=["database"], code="database_unavailable", message="数据库无法连接")
         )
         return problems
+    problems += [refusal for refusal in refusals if refusal is not None]
     heads = _migration_heads(state.settings.resolved_database_url)
     if current != heads:
         problems.append(
@@ -147,8 +151,9 @@ async def healthz() -> Status:
     dependencies=[allow(PUBLIC)],
     summary="就绪检查",
     description=(
-        "数据库可连接、数据库结构为最新版本、公开日志签名密钥已载入时返回 200；"
-        "否则返回 503，`errors` 逐项列出未就绪的原因。"
+        "数据库可连接、数据库结构为最新版本、公开日志签名密钥已载入、"
+        "数据库中的日志与数据目录保存的最新签名检查点一致（未被回滚或分叉，且无回滚警报）时返回 200；"
+        "否则返回 503，`errors` 逐项列出未就绪的原因（如 log_rolled_back、log_forked）。"
     ),
     response_model=Status,
     responses={

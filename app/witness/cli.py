@@ -67,10 +67,9 @@ def serve(
 @witness_cli.command("push")
 def push() -> None:
     """Send the log's latest checkpoint to the policy's witnesses now, and say what each answered."""
-    from app.cli import _origin, _prepare
+    from app.cli import _prepare, _signer
     from app.config import get_settings
     from app.db import make_engine, make_sessionmaker
-    from app.ledger.keys import load_or_create_signer
     from app.ledger.witness_worker import Witnessing
     from app.ledger.witnessing import WitnessPolicyError, load_policy
 
@@ -79,10 +78,11 @@ def push() -> None:
         typer.echo("未配置见证策略文件（SHUANGSUI_WITNESS_POLICY）", err=True)
         raise typer.Exit(code=1)
     engine = make_engine(_prepare())
-    signer = load_or_create_signer(settings.data_dir, _origin())
+    factory = make_sessionmaker(engine)
+    signer = _signer(factory)
     try:
-        policy = load_policy(settings.witness_policy, signer.verifier_key)
-        client = Witnessing(make_sessionmaker(engine), policy)
+        policy = load_policy(settings.witness_policy, signer.published_keys)
+        client = Witnessing(factory, policy, data_dir=settings.data_dir)
         try:
             outcomes = client.run_once()
         finally:
@@ -119,7 +119,7 @@ def status() -> None:
         states = {state.vkey: state for state in witnessing.status(session)}
         if settings.witness_policy is not None:
             try:
-                policy = witnessing.load_policy(settings.witness_policy, signer.verifier_key)
+                policy = witnessing.load_policy(settings.witness_policy, signer.published_keys)
             except witnessing.WitnessPolicyError as exc:
                 typer.echo(str(exc), err=True)
                 raise typer.Exit(code=1) from exc
