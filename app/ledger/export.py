@@ -11,8 +11,6 @@ larger or different tree than this database, is refused, never overwritten.
 
 from __future__ import annotations
 
-import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.ledger import store
 from app.ledger.checkpoint import NoteError, parse_checkpoint
+from app.ledger.files import write_atomically
 from app.ledger.models import Checkpoint
 from app.ledger.tile_store import tile_contents
 from app.ledger.tiles import bundles_between, tile_path, tiles_between
@@ -38,16 +37,6 @@ class Exported:
     previous_size: int
     written: int
     kept: int
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    temporary.replace(path)
 
 
 def _note_body(note: str) -> str:
@@ -100,11 +89,11 @@ def export_tiles(session: Session, directory: Path, *, again: bool = False) -> E
                     raise ExportRefused(f"{path} 与日志不符：瓦片不可更改，请核查该目录")
                 kept += 1
                 continue
-            _write_atomically(path, data)
+            write_atomically(path, data)
             written += 1
         old = size
     note = store.published_note(session, latest).encode()
     checkpoint = directory / CHECKPOINT_FILE
     if not checkpoint.exists() or checkpoint.read_bytes() != note:
-        _write_atomically(checkpoint, note)
+        write_atomically(checkpoint, note)
     return Exported(latest.size, previous, written, kept)

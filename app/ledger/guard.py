@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.errors import DomainError, ProblemItem
 from app.ledger import store
 from app.ledger.checkpoint import NoteError, open_note
-from app.ledger.kept import ALARM_FILE, CHECKPOINT_FILE, Guard, LogGuardRefused, write_atomically
+from app.ledger.files import write_atomically
+from app.ledger.kept import ALARM_FILE, CHECKPOINT_FILE, Guard, LogGuardRefused
 from app.ledger.keys import SIGNER_FILE, KeyFileError, Signer, load_signer
 from app.types import utcnow
 

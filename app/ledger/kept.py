@@ -20,7 +20,6 @@ import base64
 import contextlib
 import fcntl
 import os
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +32,8 @@ from app.ledger.checkpoint import (
     parse_checkpoint,
     parse_verifier_key,
 )
+from app.ledger.cosignature import CosignatureError, parse_line
+from app.ledger.files import write_atomically
 
 CHECKPOINT_FILE = "log-checkpoint.latest"
 ALARM_FILE = "log-alarm.txt"
@@ -164,8 +165,10 @@ class Guard:
         self, note: str
     ) -> tuple[ParsedCheckpoint | None, str | None, KeptFileProblem | None]:
         ours = {parse_verifier_key(k).key_id for k in self.known_keys}
-        signed_by = {_line_key_id(line) for line in note.rpartition("\n\n")[2].splitlines()}
-        signed_by.discard(None)
+        signed_by = set()
+        for line in note.rpartition("\n\n")[2].splitlines(keepends=True):
+            with contextlib.suppress(CosignatureError):  # a malformed line: open_note says so
+                signed_by.add(parse_line(line).key_id)
         if signed_by and not signed_by & ours:
             return (
                 None,
@@ -213,32 +216,3 @@ class Guard:
             yield
         finally:
             os.close(fd)
-
-
-def _line_key_id(line: str) -> bytes | None:
-    """The key id of a signature line, if it has one."""
-    try:
-        blob = base64.b64decode(line.rsplit(" ", 1)[-1], validate=True)
-    except ValueError:
-        return None
-    return blob[:4] if line.startswith("\u2014 ") and len(blob) > 4 else None
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` so that a crash leaves the old file or the new, never a part."""
-    temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

@@ -23,6 +23,7 @@ from app.ledger.checkpoint import (
     sign_note,
     verifier_key_string,
 )
+from app.ledger.files import write_atomically
 
 if TYPE_CHECKING:
     from app.ledger.kept import Guard
@@ -95,9 +96,7 @@ def write_private(path: Path, text: str) -> bool:
 
 def write_public(path: Path, text: str) -> None:
     """Replace a public file atomically."""
-    temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
-    temporary.write_text(text)
-    temporary.replace(path)
+    write_atomically(path, text)
 
 
 def create_key(data_dir: Path, origin: str, *, rotating: bool = False) -> bool:

@@ -137,8 +137,6 @@ class PublicPageCache:
         self._pages: OrderedDict[tuple[str, int, date], _Page] = OrderedDict()
         self._lock = threading.Lock()
         self._rendering: dict[tuple[str, int, date], _Flight] = {}
-        # The newest rendering of each page (path and day), by log size.
-        self._newest: dict[tuple[str, date], tuple[str, int, date]] = {}
         self._rate: RateLimitItem = parse(renderings)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
@@ -189,11 +187,9 @@ class PublicPageCache:
     def _previous(self, address: tuple[str, int, date], scope: Scope) -> list[Message] | None:
         """The page's newest rendering at a smaller log size, if it is still kept."""
         path, log_size, day = address
-        with self._lock:
-            newest = self._newest.get((path, day))
-        if newest is None or newest[1] >= log_size:
-            return None
-        return self._cached(newest, scope)
+        with self._lock:  # at most `capacity` renderings kept: a scan costs little
+            sizes = [s for p, s, d in self._pages if p == path and d == day and s < log_size]
+        return self._cached((path, max(sizes), day), scope) if sizes else None
 
     async def _render(
         self, address: tuple[str, int, date], scope: Scope, receive: Receive
@@ -231,11 +227,5 @@ class PublicPageCache:
         with self._lock:
             self._pages[address] = page
             self._pages.move_to_end(address)
-            path, log_size, day = address
-            newest = self._newest.get((path, day))
-            if newest is None or newest[1] < log_size:
-                self._newest[(path, day)] = address
             while len(self._pages) > self.capacity:
-                evicted, _ = self._pages.popitem(last=False)
-                if self._newest.get((evicted[0], evicted[2])) == evicted:
-                    del self._newest[(evicted[0], evicted[2])]
+                self._pages.popitem(last=False)
