@@ -8,10 +8,10 @@ only flush. So a failed request leaves no partial state.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, create_engine, event, make_url
+from sqlalchemy import MetaData, Select, create_engine, event, func, make_url, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -75,3 +75,19 @@ def get_session(request: Request) -> Iterator[Session]:
 # scope="function": the session closes right after the route, before the
 # response is sent, so no connection is held while a client reads slowly.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+T = TypeVar("T")
+
+
+def paginate(
+    session: Session, stmt: Select[T], *, order_by: Any, page: int, page_size: int
+) -> tuple[list[T], int]:
+    """One page of a query, with the total count of all pages; `order_by` is a
+    column or a tuple of them."""
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    keys = order_by if isinstance(order_by, tuple) else (order_by,)
+    items = session.scalars(
+        stmt.order_by(*keys).offset((page - 1) * page_size).limit(page_size)
+    ).all()
+    return list(items), total

@@ -59,6 +59,8 @@ class DomainError(Exception):
     status = 400
     code = "bad_request"
     title = "请求有误"
+    # Seconds after which asking again may succeed (a Retry-After header), if so.
+    retry_after: int | None = None
 
     def __init__(
         self,

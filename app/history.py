@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, ForeignKey, Index, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from app.db import Base
@@ -98,3 +98,13 @@ def record_change(
             import_id=import_id,
         )
     )
+
+
+def changes_of(session: Session, *, entity: str, entity_id: int) -> list[ChangeRecord]:
+    """Every recorded change of one record, oldest first."""
+    stmt = (
+        select(ChangeRecord)
+        .where(ChangeRecord.entity == entity, ChangeRecord.entity_id == entity_id)
+        .order_by(ChangeRecord.id)
+    )
+    return list(session.scalars(stmt))

@@ -27,7 +27,7 @@ from app.ledger.guard import open_signer
 from app.ledger.origin import resolve_origin
 from app.ledger.proof_router import router as proof_router
 from app.ledger.router import router as log_router
-from app.ledger.store import sign_after_commit
+from app.ledger.store import sign_after_commit, sign_pending
 from app.ledger.tlog_router import ReadCors
 from app.ledger.tlog_router import router as tlog_router
 from app.ledger.witness_worker import start_witnessing
@@ -73,7 +73,8 @@ def _answer(request: Request, problem: Problem, headers: dict[str, str] | None =
 
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
-    return _answer(request, exc.problem())
+    headers = None if exc.retry_after is None else {"Retry-After": str(exc.retry_after)}
+    return _answer(request, exc.problem(), headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -154,6 +155,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if refused is not None:
             # The service runs, not ready: /readyz and every write say why.
             log.error("log guard: %s: %s", refused.code, refused.detail)
+        else:
+            # What a process that stopped between a commit and its signature left unsigned.
+            sign_pending(app.state.sessionmaker, app.state.signer)
         app.state.witnessing = start_witnessing(settings, app.state.sessionmaker, app.state.signer)
 
         def signed() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.pools.demo_load import load_demo_pool
@@ -93,3 +94,57 @@ def test_a_draw_names_the_enterprises_it_selected(
     listed = client.get("/api/v1/draws", params={"status": "done"}).json()["items"]
     assert listed[0]["units"] == units
     assert draws["2025-training"]["draw"]["units"] == []  # not drawn yet
+
+
+def _statements_of_the_list(client: TestClient) -> tuple[int, list[dict[str, Any]]]:
+    """How many SQL statements one page of the draws costs, and its draws."""
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    count = 0
+
+    def seen(*_args: Any) -> None:
+        nonlocal count
+        count += 1
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        response = client.get("/api/v1/draws", params={"page_size": 100})
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert response.status_code == 200, response.text
+    items: list[dict[str, Any]] = response.json()["items"]
+    return count, items
+
+
+def test_a_page_of_draws_costs_as_many_queries_with_more_draws_on_it(
+    client: TestClient, draws: dict[str, Any]
+) -> None:
+    few, listed = _statements_of_the_list(client)
+    assert len(listed) == 3
+    # more draws, more finished ones, and a replacement chain
+    annulled = draws["2025-hazchem"]["draw"]["public_id"]
+    annul = client.post(
+        f"/api/v1/draws/{annulled}/annul",
+        json={"reason": "被抽中企业已停产，经局务会研究撤销本次抽查", "decided_by": "局务会"},
+    )
+    assert annul.status_code == 200, annul.text
+    again = client.post(
+        f"/api/v1/plans/{draws['2025-hazchem']['plan']['id']}/freeze",
+        json=dice() | {"replaces": annulled},
+    )
+    assert again.status_code == 201, again.text
+    other = client.post("/api/v1/plans/from-template/2024-hazchem").json()
+    frozen = client.post(f"/api/v1/plans/{other['id']}/freeze", json=dice()).json()
+    for public_id in (again.json()["public_id"], frozen["public_id"]):
+        done = reveal_dice(client, public_id, "7" * 20, WITNESSES)
+        assert done.status_code == 200 and done.json()["status"] == "done", done.text
+    more, listed = _statements_of_the_list(client)
+    assert len(listed) == 5
+    assert more == few
+    # and each draw of the page is what reading it alone answers
+    for item in listed:
+        assert item == client.get(f"/api/v1/draws/{item['public_id']}").json()
+    by_id = {item["public_id"]: item for item in listed}
+    assert by_id[annulled]["replaced_by"] == again.json()["public_id"]
+    assert by_id[again.json()["public_id"]]["replaces"] == annulled
+    assert by_id[frozen["public_id"]]["units"] and by_id[annulled]["units"]
+    assert all(by_id[p]["log_entries"] for p in by_id)

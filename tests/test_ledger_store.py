@@ -189,11 +189,12 @@ def test_concurrent_appends_from_three_processes_stay_gapless(
     assert report.ok, report.problems
 
 
-def test_two_readers_signing_the_same_size_at_once_both_get_the_checkpoint(
+def test_two_signers_signing_the_same_size_at_once_both_get_the_checkpoint(
     session_factory: sessionmaker[Session], tmp_path: Path
 ) -> None:
-    """A public page and the after-commit signer both find the log ahead of its
-    checkpoint and sign it at once: neither fails, both hold the one checkpoint."""
+    """Two workers starting (or one starting while another's after-commit hook runs)
+    both find the log ahead of its checkpoint and sign it at once: neither fails,
+    both hold the one checkpoint."""
     _append(session_factory, 3)
     signer = open_signer(tmp_path, "hengyang.yjj/draws", session_factory)
     first = session_factory()
@@ -203,7 +204,7 @@ def test_two_readers_signing_the_same_size_at_once_both_get_the_checkpoint(
     def second_reader() -> None:
         with session_factory() as second:
             try:
-                checkpoint = store.current_checkpoint(second, signer)
+                checkpoint = store.sign_checkpoint(second, signer)
                 result["note"] = checkpoint.note
                 second.commit()
             except Exception as exc:  # reported below, with its type

@@ -13,10 +13,13 @@ import hashlib
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.config import Settings
 from app.ledger import store
 from app.ledger.checkpoint import open_note, parse_checkpoint
+from app.main import create_app
 
 
 def _append(factory: sessionmaker[Session], count: int, prefix: str) -> None:
@@ -179,3 +182,30 @@ def test_a_web_page_may_read_the_log(log_of_300: TestClient) -> None:
     # Only the log's read prefix: the rest of the API is not opened to other sites.
     other = log_of_300.get("/api/v1/log/checkpoint", headers={"Origin": "https://x.example"})
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_readers_never_sign_and_the_next_start_signs_what_was_left(
+    client: TestClient, settings: Settings, session_factory: sessionmaker[Session]
+) -> None:
+    """A worker stopped between a commit and its checkpoint's signature (entries
+    committed by sessions without the ledger's after-commit hook): readers serve the
+    last checkpoint, answer 503 for a proof of the new entries, and sign nothing;
+    the service's next start signs them."""
+    _append(client.app.state.sessionmaker, 3, "signed")  # type: ignore[attr-defined]
+    assert _checkpoint(client)[0] == 3
+    _append(session_factory, 2, "stopped")
+    for _ in range(3):
+        assert _checkpoint(client)[0] == 3
+        assert client.get("/api/v1/log/checkpoint").text.split("\n")[1] == "3"
+        assert client.get("/api/v1/log/entries/2").status_code == 200
+        pending = client.get("/api/v1/log/entries/4")
+        assert pending.status_code == 503, pending.text
+        assert pending.json()["code"] == "log_checkpoint_pending"
+        assert pending.headers["retry-after"] == "1"
+        assert "尚未包含" in pending.json()["detail"]
+    with session_factory() as session:
+        signed = session.scalars(text("SELECT size FROM log_checkpoints ORDER BY size")).all()
+    assert 5 not in signed and signed[-1] == 3
+    with TestClient(create_app(settings)) as restarted:
+        assert _checkpoint(restarted)[0] == 5
+        assert restarted.get("/api/v1/log/entries/4").json()["tree_size"] == 5

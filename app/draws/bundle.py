@@ -23,12 +23,9 @@ def replacement_of(session: Session, draw: Draw) -> str | None:
 
 
 def proving_checkpoint(session: Session, signer: Signer) -> Checkpoint:
-    """The checkpoint that bundles and public notices cite: the latest signed one.
-
-    Every ceremony step's checkpoint is signed after its commit (the ledger's
-    hook); one is signed here only if a process stopped in between.
-    """
-    return ledger.current_checkpoint(session, signer)
+    """The checkpoint that bundles and public notices cite: the latest signed one
+    (every ceremony step's is signed after its commit, by the ledger's hook)."""
+    return ledger.signed_checkpoint(session, signer)
 
 
 def draw_bundle(session: Session, draw: Draw, signer: Signer) -> dict[str, Any]:

@@ -2,19 +2,23 @@
 
 A draw's result names its units by key (a USCC, or a highway pair's key);
 an integrator wants the enterprises themselves, so each answer lists them
-with name, county and subtype, read in one query per draw.
+with name, county and subtype; a page of draws reads them in one query.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from app import reference as ref
 from app.draws.models import Draw, DrawUnit, Plan
+from app.ledger.models import LogEntry
 from app.pools.models import Enterprise
 from app.schemas import MAX_PAGE_SIZE, SectorCode
 
@@ -49,7 +53,8 @@ class DrawFilters(BaseModel):
 
     def query(self) -> Select[Draw]:
         """The matching draws."""
-        stmt = select(Draw)
+        # The frame (the whole committed population) is no part of a list answer.
+        stmt = select(Draw).options(defer(Draw.frame_jcs))
         if self.status is not None:
             stmt = stmt.where(Draw.status == self.status)
         if self.plan_id is not None:
@@ -74,24 +79,64 @@ class DrawFilters(BaseModel):
         return stmt
 
 
-def drawn_units(session: Session, draw: Draw) -> list[DrawnUnit]:
-    """The enterprises a finished draw selected, in the result's order (its stored rows:
-    a highway pair's members as frozen, whatever the directory says now)."""
-    rows = session.execute(
-        select(DrawUnit.stratum, DrawUnit.unit_key, Enterprise)
-        .join(Enterprise, Enterprise.uscc == DrawUnit.uscc)
-        .where(DrawUnit.draw_id == draw.id)
-        .order_by(DrawUnit.id)
-    )
-    return [
-        DrawnUnit(
-            stratum=stratum,
-            key=key,
-            uscc=e.uscc,
-            name=e.name,
-            county=e.county_code,
-            county_name=ref.COUNTY_BY_CODE[e.county_code].name,
-            subtype=e.subtype,
+@dataclass(frozen=True)
+class Related:
+    """What a draw's answer shows beside its own row, for a page of draws at once:
+    four queries for the page, however many draws it holds."""
+
+    replaces: dict[int, str]  # draw id → the public id of the draw it replaced
+    replaced_by: dict[int, str]  # draw id → the public id of its latest replacement
+    log_entries: dict[str, list[int]]  # public id → its log entries' indexes, in order
+    units: dict[int, list[DrawnUnit]]  # draw id → the enterprises it selected
+
+    def of(self, draw: Draw) -> tuple[str | None, str | None, list[int], list[DrawnUnit]]:
+        """This draw's: replaces, replaced by, log entries, units."""
+        return (
+            self.replaces.get(draw.id),
+            self.replaced_by.get(draw.id),
+            self.log_entries.get(draw.public_id, []),
+            self.units.get(draw.id, []),
         )
-        for stratum, key, e in rows
-    ]
+
+
+def related(session: Session, draws: Sequence[Draw]) -> Related:
+    """The replacements, log entries and drawn units of these draws."""
+    ids = [d.id for d in draws]
+    replaced_ids = {d.replaces_id for d in draws if d.replaces_id is not None}
+    chosen = select(Draw.id, Draw.public_id).where(Draw.id.in_(replaced_ids))
+    public = {draw_id: public_id for draw_id, public_id in session.execute(chosen)}
+    replaces = {d.id: public[d.replaces_id] for d in draws if d.replaces_id in public}
+    replaced_by: dict[int, str] = {}
+    for old, public_id in session.execute(
+        select(Draw.replaces_id, Draw.public_id).where(Draw.replaces_id.in_(ids)).order_by(Draw.id)
+    ):
+        if old is not None:
+            replaced_by[old] = public_id  # ordered by id: the latest replacement stays
+    log_entries: dict[str, list[int]] = defaultdict(list)
+    for of_draw, index in session.execute(
+        select(LogEntry.draw, LogEntry.idx)
+        .where(LogEntry.draw.in_([d.public_id for d in draws]))
+        .order_by(LogEntry.idx)
+    ):
+        if of_draw is not None:
+            log_entries[of_draw].append(index)
+    units: dict[int, list[DrawnUnit]] = defaultdict(list)
+    for draw_id, stratum, key, e in session.execute(
+        select(DrawUnit.draw_id, DrawUnit.stratum, DrawUnit.unit_key, Enterprise)
+        .join(Enterprise, Enterprise.uscc == DrawUnit.uscc)
+        .where(DrawUnit.draw_id.in_(ids))
+        .order_by(DrawUnit.id)
+    ):
+        # A highway pair's members as frozen, whatever the directory says now.
+        units[draw_id].append(
+            DrawnUnit(
+                stratum=stratum,
+                key=key,
+                uscc=e.uscc,
+                name=e.name,
+                county=e.county_code,
+                county_name=ref.COUNTY_BY_CODE[e.county_code].name,
+                subtype=e.subtype,
+            )
+        )
+    return Related(replaces, replaced_by, dict(log_entries), dict(units))

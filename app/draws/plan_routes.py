@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from app.access.policy import OPERATE, STAFF_READ, allow
-from app.db import SessionDep
+from app.db import SessionDep, paginate
 from app.deps import ActorDep
 from app.draws import service, templates
 from app.draws.models import Draw, Plan
@@ -20,9 +20,9 @@ from app.draws.schemas import (
     PlanUpdate,
 )
 from app.errors import PROBLEM_RESPONSES, NotFound
+from app.history import changes_of
 from app.idempotency import IDEMPOTENT
 from app.pools.schemas import ChangeOut
-from app.pools.service import history, paginate
 from app.routing import TransactionalRoute
 from app.schemas import MAX_PAGE_SIZE, Page, PageQuery, RecordId, SectorCode
 
@@ -173,5 +173,5 @@ def plan_history(
     session: SessionDep, plan_id: RecordId, paging: Annotated[PageQuery, Query()]
 ) -> Page[ChangeOut]:
     plan = service.get_plan(session, plan_id)
-    changes = history(session, entity="plan", entity_id=plan.id)
+    changes = changes_of(session, entity="plan", entity_id=plan.id)
     return paging.of([ChangeOut.model_validate(c) for c in changes])

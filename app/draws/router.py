@@ -11,14 +11,13 @@ from fastapi.responses import JSONResponse
 
 from app import algorithm
 from app.access.policy import OPERATE, PUBLIC, STAFF_READ, WITNESS, allow
-from app.db import SessionDep
+from app.db import SessionDep, paginate
 from app.deps import ActorDep, PersonDep
 from app.draws import ceremony, outcomes, service
 from app.draws.answers import DrawBundle, DrawFairness, DrawOut, PlanPreview
 from app.draws.beacon import Beacon
 from app.draws.bundle import draw_bundle as build_bundle
-from app.draws.bundle import replacement_of
-from app.draws.listing import DrawFilters, drawn_units
+from app.draws.listing import DrawFilters, Related, related
 from app.draws.models import Draw
 from app.draws.schemas import (
     Annul,
@@ -31,18 +30,18 @@ from app.draws.schemas import (
     Withdrawal,
 )
 from app.errors import PROBLEM_RESPONSES
+from app.history import changes_of
 from app.idempotency import IDEMPOTENT
-from app.ledger import store as ledger
 from app.pools.schemas import ChangeOut
-from app.pools.service import history, paginate
 from app.routing import TransactionalRoute
 from app.schemas import Page, PageQuery, RecordId
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
 
-def draw_out(session: SessionDep, draw: Draw) -> DrawOut:
-    replaces = session.get(Draw, draw.replaces_id) if draw.replaces_id else None
+def draw_out(session: SessionDep, draw: Draw, known: Related | None = None) -> DrawOut:
+    """A draw's answer; `known` holds what a page of draws read for all of them at once."""
+    replaces, replaced_by, log_entries, units = (known or related(session, [draw])).of(draw)
     return DrawOut(
         public_id=draw.public_id,
         plan_id=draw.plan_id,
@@ -60,14 +59,14 @@ def draw_out(session: SessionDep, draw: Draw) -> DrawOut:
         result_hash=draw.result_hash,
         failure=draw.failure,
         annulment=draw.annulment,
-        replaces=replaces.public_id if replaces else None,
-        replaced_by=replacement_of(session, draw),
+        replaces=replaces,
+        replaced_by=replaced_by,
         frozen_by=draw.frozen_by,
         frozen_at=draw.frozen_at,
         seeded_at=draw.seeded_at,
         annulled_at=draw.annulled_at,
-        log_entries=ledger.entries_of_draw(session, draw.public_id),
-        units=drawn_units(session, draw),
+        log_entries=log_entries,
+        units=units,
     )
 
 
@@ -84,9 +83,9 @@ def draw_history(
     session: SessionDep, public_id: str, paging: Annotated[PageQuery, Query()]
 ) -> Page[ChangeOut]:
     draw = service.get_draw(session, public_id)
-    changes = history(session, entity="draw", entity_id=draw.id)
+    changes = changes_of(session, entity="draw", entity_id=draw.id)
     for outcome in outcomes.outcomes_of(session, draw, published_only=False):
-        changes += history(session, entity="outcome", entity_id=outcome.id)
+        changes += changes_of(session, entity="outcome", entity_id=outcome.id)
     return paging.of([ChangeOut.model_validate(c) for c in sorted(changes, key=lambda c: c.id)])
 
 
@@ -140,8 +139,9 @@ def list_draws(session: SessionDep, filters: Annotated[DrawFilters, Query()]) ->
     items, total = paginate(
         session, filters.query(), order_by=Draw.id, page=filters.page, page_size=filters.page_size
     )
+    known = related(session, items)
     return Page(
-        items=[draw_out(session, d) for d in items],
+        items=[draw_out(session, d, known) for d in items],
         total=total,
         page=filters.page,
         page_size=filters.page_size,

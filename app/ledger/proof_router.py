@@ -9,10 +9,10 @@ from fastapi.responses import PlainTextResponse
 
 from app.access.policy import PUBLIC, allow
 from app.db import SessionDep
+from app.downloads import attachment
 from app.draws import service
 from app.errors import PROBLEM_RESPONSES
 from app.ledger import proofs
-from app.pools.transfer import attachment
 from app.routing import TransactionalRoute
 
 router = APIRouter(

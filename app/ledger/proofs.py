@@ -52,7 +52,7 @@ def result_proof(session: Session, signer: Signer, public_id: str) -> DrawProof:
     ).first()
     if row is None:
         raise NotFound(f"抽查 {public_id} 在公开日志中没有结果条目（尚未完成或未能完成）")
-    checkpoint = store.current_checkpoint(session, signer, covering=row.idx)
+    checkpoint = store.signed_checkpoint(session, signer, covering=row.idx)
     proof = store.inclusion_proof(session, row.idx, checkpoint.size)
     note = store.published_note(session, checkpoint)
     return DrawProof(row.idx, checkpoint.size, format_proof(row.body, row.idx, proof, note))

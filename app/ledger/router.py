@@ -32,7 +32,7 @@ MAX_LOG_SIZE = 2**62
     responses={200: {"content": {"text/plain": {}}}},
 )
 def checkpoint(request: Request, session: SessionDep) -> PlainTextResponse:
-    latest = store.current_checkpoint(session, request.app.state.signer)
+    latest = store.signed_checkpoint(session, request.app.state.signer)
     return PlainTextResponse(
         store.published_note(session, latest), media_type="text/plain; charset=utf-8"
     )
@@ -102,7 +102,7 @@ def entry_with_proof(
         raise NotFound(f"公开日志中没有第 {index} 条")
     data = _entry_json(session, index)
     if tree_size is None:
-        tree_size = store.current_checkpoint(session, request.app.state.signer, covering=index).size
+        tree_size = store.signed_checkpoint(session, request.app.state.signer, covering=index).size
     elif tree_size > store.size(session):
         raise InvalidInput(
             f"日志目前只有 {store.size(session)} 条，无法对大小 {tree_size} 给出证明"

@@ -43,6 +43,13 @@ class LogEntryTooLarge(DomainError):
     title = "日志条目过大"
 
 
+class CheckpointPending(DomainError):
+    status = 503
+    code = "log_checkpoint_pending"
+    title = "检查点尚未签署"
+    retry_after = 1
+
+
 def entry_bytes(entry: Mapping[str, Any]) -> bytes:
     """An entry's exact stored bytes: RFC 8785 (JCS)."""
     return rfc8785.dumps(dict(entry))
@@ -242,21 +249,41 @@ def published_note(session: Session, checkpoint: Checkpoint) -> str:
     return checkpoint.note + "".join(c.line for c in cosignatures_of(session, checkpoint.size))
 
 
-def current_checkpoint(
+def signed_checkpoint(
     session: Session, signer: Signer, *, covering: int | None = None
 ) -> Checkpoint:
-    """The latest signed checkpoint if it covers the log (or entry `covering`), else a new one.
+    """The latest signed checkpoint (one that covers entry `covering`, if given). Reads only.
 
-    Every ceremony step has its checkpoint signed after it commits
-    (`sign_after_commit`); signing here covers a process that stopped in between.
+    Readers never sign: every commit that grew the log has its checkpoint signed
+    right after it (`sign_after_commit`), and a service starting signs what a
+    stopped process left unsigned (`sign_pending`). An entry committed a moment
+    ago may not be covered yet: 503, to be asked again.
     """
     # A rolled-back database's latest checkpoint is not the log's: not served as current.
     check_guard(session, signer.guard)
     latest = latest_checkpoint(session)
-    wanted = size(session) if covering is None else covering + 1
-    if latest is None or latest.size < wanted:
-        return sign_checkpoint(session, signer)
+    if latest is None:
+        raise CheckpointPending("公开日志尚无签名检查点：服务启动时签署，请稍后重试")
+    if covering is not None and latest.size <= covering:
+        raise CheckpointPending(
+            f"第 {covering} 条刚刚写入，最新的检查点（大小 {latest.size}）尚未包含它，请稍后重试"
+        )
     return latest
+
+
+def sign_pending(factory: sessionmaker[Session], signer: Signer) -> Checkpoint:
+    """Sign the log if it has grown past its latest checkpoint, or has none yet.
+
+    Run as the service starts: a process that stopped between a commit and its
+    signature left entries no checkpoint covers, and the empty log needs its first.
+    """
+    with factory() as session:
+        latest = latest_checkpoint(session)
+        if latest is not None and latest.size == size(session):
+            return latest
+        signed = sign_checkpoint(session, signer)
+        session.commit()
+        return signed
 
 
 def sign_after_commit(

@@ -40,7 +40,7 @@ router = APIRouter(
     responses={200: {"content": {"text/plain": {}}}},
 )
 def read_checkpoint(request: Request, session: SessionDep) -> PlainTextResponse:
-    latest = store.current_checkpoint(session, request.app.state.signer)
+    latest = store.signed_checkpoint(session, request.app.state.signer)
     return PlainTextResponse(
         store.published_note(session, latest),
         media_type="text/plain; charset=utf-8",

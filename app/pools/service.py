@@ -8,12 +8,11 @@ Services flush, never commit: the request (or the CLI command) commits once.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, or_, select
 
-from app.history import ChangeRecord
+from app.db import paginate
+from app.history import changes_of as history
 from app.pools.changes import (
     ENTERPRISE_FIELDS,
     INSPECTOR_FIELDS,
@@ -81,8 +80,6 @@ __all__ = [
     "update_inspector",
 ]
 
-T = TypeVar("T")
-
 
 def enterprise_query(
     *,
@@ -128,26 +125,3 @@ def enterprise_query(
     if not include_retired:
         stmt = stmt.where(Enterprise.retired_at.is_(None))
     return stmt
-
-
-def paginate(
-    session: Session, stmt: Select[T], *, order_by: Any, page: int, page_size: int
-) -> tuple[list[T], int]:
-    """One page of a query, with the total count of all pages; `order_by` is a
-    column or a tuple of them."""
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    keys = order_by if isinstance(order_by, tuple) else (order_by,)
-    items = session.scalars(
-        stmt.order_by(*keys).offset((page - 1) * page_size).limit(page_size)
-    ).all()
-    return list(items), total
-
-
-def history(session: Session, *, entity: str, entity_id: int) -> list[ChangeRecord]:
-    """Every recorded change of one record, oldest first."""
-    stmt = (
-        select(ChangeRecord)
-        .where(ChangeRecord.entity == entity, ChangeRecord.entity_id == entity_id)
-        .order_by(ChangeRecord.id)
-    )
-    return list(session.scalars(stmt))
