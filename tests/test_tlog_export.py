@@ -76,12 +76,21 @@ def test_export_writes_what_the_server_serves(
     assert code == 0 and "新写 0 个文件" in output, output
 
 
+def test_export_of_a_log_never_signed_is_refused(run: CliRunner, tmp_path: Path) -> None:
+    code, output = _export(run, tmp_path / "mirror")
+    assert code == 1 and "尚无已签名的检查点" in output, output
+    assert not (tmp_path / "mirror" / "checkpoint").exists()
+
+
 def test_export_refuses_a_directory_it_does_not_extend(
     client: TestClient, run: CliRunner, tmp_path: Path
 ) -> None:
     target = tmp_path / "mirror"
+    # The service's start signed the empty log: its checkpoint, and no tile.
     code, output = _export(run, target)
-    assert code == 1 and "尚无已签名的检查点" in output
+    assert code == 0, output
+    assert _files(target) == {"checkpoint"}
+    assert (target / "checkpoint").read_text().split("\n")[1] == "0"
     factory = client.app.state.sessionmaker  # type: ignore[attr-defined]
     _append(factory, 300, "a")
     assert _export(run, target)[0] == 0
