@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import __version__
@@ -156,8 +156,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # The service runs, not ready: /readyz and every write say why.
             log.error("log guard: %s: %s", refused.code, refused.detail)
         else:
-            # What a process that stopped between a commit and its signature left unsigned.
-            sign_pending(app.state.sessionmaker, app.state.signer)
+            try:
+                # What a process that stopped between a commit and its signature left
+                # unsigned; the empty log's first checkpoint.
+                sign_pending(app.state.sessionmaker, app.state.signer)
+            except SQLAlchemyError:
+                # No database or no schema yet (/readyz says so): the first commit that
+                # grows the log, or the next start, signs.
+                log.warning("cannot sign the log at start: the database cannot be read")
         app.state.witnessing = start_witnessing(settings, app.state.sessionmaker, app.state.signer)
 
         def signed() -> None:

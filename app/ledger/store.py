@@ -263,7 +263,9 @@ def signed_checkpoint(
     check_guard(session, signer.guard)
     latest = latest_checkpoint(session)
     if latest is None:
-        raise CheckpointPending("公开日志尚无签名检查点：服务启动时签署，请稍后重试")
+        raise CheckpointPending(
+            "公开日志尚无签名检查点：服务启动时（或第一条日志写入后）签署，请稍后重试"
+        )
     if covering is not None and latest.size <= covering:
         raise CheckpointPending(
             f"第 {covering} 条刚刚写入，最新的检查点（大小 {latest.size}）尚未包含它，请稍后重试"
