@@ -19,7 +19,7 @@ from app.draws.schemas import FreezeRequest
 from app.draws.service import (
     DrawStateError,
     FrameRefused,
-    QuotaInfeasible,
+    QuotaRefused,
     draw_of_plan,
     get_draw,
     next_public_id,
@@ -62,7 +62,7 @@ def _check_frame(frame: dict[str, Any], provenance: dict[str, Any]) -> None:
     try:
         algorithm.check_frame(frame)
     except algorithm.QuotaInfeasible as exc:
-        raise QuotaInfeasible(_infeasible_message(exc, provenance)) from exc
+        raise QuotaRefused(_infeasible_message(exc, provenance)) from exc
     except algorithm.TeamIncomplete as exc:
         raise FrameRefused(f"无法组成完整的检查组：{exc}", code="team_infeasible") from exc
     except algorithm.FrameError as exc:

@@ -16,7 +16,10 @@ from app.ledger import store as ledger
 from app.types import utcnow
 
 
-class QuotaInfeasible(DomainError):
+class QuotaRefused(DomainError):
+    """The freeze refused: a quota asks for more units than the frame has (the
+    algorithm's QuotaInfeasible, told in a clerk's words)."""
+
     status = 422
     code = "quota_infeasible"
     title = "抽取数量超过符合条件的企业数，未冻结"
