@@ -52,7 +52,7 @@ ENTERPRISE_COLUMNS: tuple[Column, ...] = (
     Column("企业名称", "name", True, example="衡南县示例加油站有限公司", aliases=("单位名称",)),
     Column(
         "县市区",
-        "county",
+        "county_code",
         True,
         example="衡南县",
         help="县市区或园区名称（可带“衡阳市”），亦可填代码",
@@ -139,7 +139,7 @@ INSPECTOR_COLUMNS: tuple[Column, ...] = (
     ),
     Column(
         "县市区",
-        "county",
+        "county_code",
         example="石鼓区",
         choices=tuple(c.name for c in ref.COUNTIES),
         form="county",

@@ -37,7 +37,7 @@ def inspector_by_cert(session: Session, cert_no: str) -> Inspector:
 def inspector_query(
     *,
     unit: Sequence[str] = (),
-    county: Sequence[str] = (),
+    county_code: Sequence[str] = (),
     specialty: str | None = None,
     active: bool | None = None,
     valid_on: date | None = None,
@@ -48,8 +48,8 @@ def inspector_query(
     stmt = select(Inspector)
     if unit:
         stmt = stmt.where(Inspector.unit.in_(unit))
-    if county:
-        stmt = stmt.where(Inspector.county_code.in_(county))
+    if county_code:
+        stmt = stmt.where(Inspector.county_code.in_(county_code))
     if active is not None:
         stmt = stmt.where(Inspector.active.is_(active))
     if valid_on is not None:

@@ -70,7 +70,7 @@ class NewInspector:
             data.cert_valid_from,
             data.cert_valid_to,
             data.unit,
-            data.county,
+            data.county_code,
             tuple(data.specialties),
             data.active,
             data.phone,
@@ -150,10 +150,7 @@ def create_inspector(
 
 
 def update_values(data: schemas.InspectorFields, *, partial: bool = True) -> dict[str, Any]:
-    values = data.model_dump(exclude_unset=partial, exclude={"version", "cert_no"})
-    if "county" in values:
-        values["county_code"] = values.pop("county")
-    return values
+    return data.model_dump(exclude_unset=partial, exclude={"version", "cert_no"})
 
 
 def update_inspector(

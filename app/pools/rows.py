@@ -335,7 +335,8 @@ def validate_row(
     problems: Problems,
 ) -> M | None:
     try:
-        return model.model_validate(values)
+        # Keyed by field names (county_code), not the API's names (county).
+        return model.model_validate(values, by_name=True)
     except ValidationError as exc:
         for err in exc.errors():
             loc = err.get("loc") or ()
@@ -430,8 +431,9 @@ def _shown(value: Any) -> Any:
 
 
 def _field_change(report: ImportReport, name: str, old: Any, new: Any) -> dict[str, Any]:
+    # The answer names a field as the API does: a county code is "county".
     api_name = "county" if name == "county_code" else name
-    return {"field": api_name, "column": report.where.get(api_name), "old": old, "new": new}
+    return {"field": api_name, "column": report.where.get(name), "old": old, "new": new}
 
 
 def created(report: ImportReport, row: ValidRow[Any], key_field: str) -> dict[str, Any]:
