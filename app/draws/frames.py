@@ -309,7 +309,7 @@ def build_inspectors(
         Inspector.cert_valid_to >= day,
     )
     if rules.units:
-        stmt = stmt.where(Inspector.unit.in_(rules.units))
+        stmt = stmt.where(Inspector.organisation.in_(rules.units))
     inspectors = [
         i
         for i in session.scalars(stmt.order_by(Inspector.cert_no))
@@ -319,7 +319,7 @@ def build_inspectors(
         {
             "key": i.cert_no,
             "attrs": {
-                "unit": i.unit,
+                "unit": i.organisation,
                 "county": ref.COUNTY_BY_CODE[i.county_code].name if i.county_code else CITY_LEVEL,
             },
         }

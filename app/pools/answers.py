@@ -51,7 +51,7 @@ def inspector_out(i: Inspector) -> schemas.InspectorOut:
         cert_no=i.cert_no,
         cert_valid_from=i.cert_valid_from,
         cert_valid_to=i.cert_valid_to,
-        unit=i.unit,
+        organisation=i.organisation,
         county_code=i.county_code,
         specialties=list(i.specialties),
         active=i.active,

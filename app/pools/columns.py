@@ -131,10 +131,10 @@ INSPECTOR_COLUMNS: tuple[Column, ...] = (
     Column("执法证有效期止", "cert_valid_to", True, kind="date", example="2028-12-31"),
     Column(
         "所属单位",
-        "unit",
+        "organisation",
         True,
         example="执法支队",
-        choices=tuple(u.name for u in ref.UNITS),
+        choices=tuple(o.name for o in ref.ORGANISATIONS),
         form="term",
     ),
     Column(

@@ -39,7 +39,7 @@ class DemoInspector:
     cert_no: str
     cert_valid_from: date
     cert_valid_to: date
-    unit: str
+    organisation: str
     county_code: str | None
     specialties: tuple[str, ...]
     active: bool
@@ -371,7 +371,7 @@ def _person(i: int) -> str:
     )
 
 
-# unit -> (members, specialties); brigades and the detachment get mixed specialties.
+# organisation -> (members, specialties); brigades and the detachment get mixed specialties.
 _STAFF: dict[str, tuple[int, tuple[str, ...]]] = {
     "危化烟花科": (8, ("hazchem", "fireworks")),
     "非煤矿山科": (6, ("noncoal",)),
@@ -390,14 +390,14 @@ _MIXED = (("hazchem", "fireworks"), ("noncoal", "coal"), ("industry",), ("hazche
 
 def _inspectors() -> list[DemoInspector]:
     staff = dict(_STAFF)
-    for bureau in ref.UNITS:
+    for bureau in ref.ORGANISATIONS:
         if bureau.kind == "county_bureau":
             staff[bureau.name] = (5, ("hazchem", "fireworks", "noncoal", "industry"))
-    unit_county = {u.name: u.county_code for u in ref.UNITS}
+    county_code_of = {o.name: o.county_code for o in ref.ORGANISATIONS}
     out: list[DemoInspector] = []
     names: set[str] = set()
     serial = 0
-    for unit, (members, specialties) in staff.items():
+    for organisation, (members, specialties) in staff.items():
         for _ in range(members):
             serial += 1
             name = _person(serial)
@@ -414,8 +414,8 @@ def _inspectors() -> list[DemoInspector]:
                     cert_no=f"HN-0431-{serial:04d}",
                     cert_valid_from=date(start_year, 1 + _n("m", serial, 12), 1),
                     cert_valid_to=date(2024, 6, 30) if expired else date(start_year + 6, 12, 31),
-                    unit=unit,
-                    county_code=unit_county[unit],
+                    organisation=organisation,
+                    county_code=county_code_of[organisation],
                     specialties=specialties or _pick(_MIXED, "mixed", serial),
                     active=serial % 37 != 0,
                     phone=f"13{_n('p1', serial, 10)}{_n('p2', serial, 10**8):08d}"[:11].ljust(
@@ -452,7 +452,7 @@ def demo_pool() -> DemoPool:
             date(2025, 12, 31),
         ),
     )
-    sources = [u.name for u in ref.UNITS if u.kind == "county_bureau"]
+    sources = [u.name for u in ref.ORGANISATIONS if u.kind == "county_bureau"]
     inspections = tuple(
         DemoInspection(
             uscc=enterprises[_n("insp", i, len(enterprises))].uscc,

@@ -45,7 +45,7 @@ def _new_inspector(d: DemoInspector) -> NewInspector:
         name=d.name,
         cert_valid_from=d.cert_valid_from,
         cert_valid_to=d.cert_valid_to,
-        unit=d.unit,
+        organisation=d.organisation,
         county_code=d.county_code,
         specialties=tuple(d.specialties),
         active=d.active,

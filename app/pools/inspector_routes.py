@@ -39,7 +39,9 @@ class InspectorFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    unit: list[schemas.UnitName] = Field(default_factory=list, description="所属单位")
+    organisation: list[schemas.OrganisationName] = Field(
+        default_factory=list, alias="unit", description="所属单位"
+    )
     county_code: list[schemas.CountyCode] = Field(
         default_factory=list, alias="county", description="县市区代码或名称"
     )
@@ -54,7 +56,7 @@ class InspectorFilters(BaseModel):
     def query(self) -> Select[Inspector]:
         """The matching inspectors."""
         return service.inspector_query(
-            unit=self.unit,
+            organisation=self.organisation,
             county_code=self.county_code,
             specialty=self.specialty,
             active=self.active,

@@ -109,6 +109,7 @@ def reference_data() -> dict[str, object]:
         "tags": [{"code": t.code, "label": t.label} for t in ref.TAGS],
         "inspection_kinds": [{"code": t.code, "label": t.label} for t in ref.INSPECTION_KINDS],
         "units": [
-            {"name": u.name, "kind": u.kind, "county_code": u.county_code} for u in ref.UNITS
+            {"name": u.name, "kind": u.kind, "county_code": u.county_code}
+            for u in ref.ORGANISATIONS
         ],
     }

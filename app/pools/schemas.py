@@ -104,13 +104,14 @@ InspectionKind = Annotated[str, Stripped, _term(ref.INSPECTION_KINDS, "检查类
 KeyText = Annotated[str, Stripped, Field(pattern=r"^[^\s:]+$", max_length=64)]
 
 
-def _unit(value: str) -> str:
-    if value not in ref.UNIT_NAMES:
-        raise ValueError(f"未知的单位“{value}”，应为：{'、'.join(sorted(ref.UNIT_NAMES))}")
+def _organisation(value: str) -> str:
+    if value not in ref.ORGANISATION_NAMES:
+        names = "、".join(sorted(ref.ORGANISATION_NAMES))
+        raise ValueError(f"未知的单位“{value}”，应为：{names}")
     return value
 
 
-UnitName = Annotated[str, Stripped, AfterValidator(_unit)]
+OrganisationName = Annotated[str, Stripped, AfterValidator(_organisation)]
 
 
 class EnterpriseFields(CleanInput):
@@ -210,7 +211,9 @@ class InspectorFields(CleanInput):
     name: Text | None = Field(default=None, min_length=2, max_length=64, description="姓名")
     cert_valid_from: date | None = Field(default=None, description="执法证有效期起")
     cert_valid_to: date | None = Field(default=None, description="执法证有效期止")
-    unit: UnitName | None = Field(default=None, description="所属单位")
+    organisation: OrganisationName | None = Field(
+        default=None, alias="unit", description="所属单位"
+    )
     county_code: CountyCode | None = Field(default=None, alias="county", description="所在县市区")
     specialties: Sectors | None = Field(default=None, description="专业领域（行业领域代码）")
     active: bool | None = Field(default=None, description="是否在岗")
@@ -238,7 +241,7 @@ class InspectorCreate(InspectorFields):
     )
     cert_valid_from: date
     cert_valid_to: date
-    unit: UnitName
+    organisation: OrganisationName = Field(alias="unit")
     specialties: Sectors = Field(default_factory=list)
     active: bool = True
 
@@ -257,7 +260,7 @@ class InspectorOut(BaseModel):
     cert_no: str
     cert_valid_from: date
     cert_valid_to: date
-    unit: str
+    organisation: str = Field(alias="unit")
     county_code: str | None = Field(alias="county")
     specialties: list[SectorCode]
     active: bool
