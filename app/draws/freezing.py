@@ -27,9 +27,10 @@ from app.draws.service import (
     record_step,
 )
 from app.draws.sources import source_named
-from app.draws.status import LIVE, DrawStatus
+from app.draws.status import LIVE, DrawStatus, DrawStep
 from app.errors import Conflict
 from app.ledger import store as ledger
+from app.ledger.kinds import EntryKind
 from app.types import rfc3339, utcnow
 
 # How long after the announced start digits are accepted (a setting overrides it).
@@ -155,7 +156,7 @@ def freeze(
     session.add(draw)
     session.flush()
     entry: dict[str, Any] = {
-        "kind": "commitment",
+        "kind": EntryKind.COMMITMENT,
         "at": rfc3339(now),
         "draw": draw.public_id,
         "frame_hash": frame_hash,
@@ -171,6 +172,6 @@ def freeze(
         entry["replaces"] = replaced.public_id
     ledger.append(session, entry)
     record_step(
-        session, draw, "freeze", actor, {"frame_hash": frame_hash, "seed_source": announced}
+        session, draw, DrawStep.FREEZE, actor, {"frame_hash": frame_hash, "seed_source": announced}
     )
     return draw

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, load_only
 
 from app.draws.models import Draw, Plan
 from app.draws.schemas import PlanCreate, PlanUpdate
-from app.draws.status import LIVE
+from app.draws.status import LIVE, DrawStep
 from app.errors import Conflict, DomainError, NotFound
 from app.history import record_change
 from app.ledger import store as ledger
@@ -77,7 +77,7 @@ def create_plan(
         session,
         entity="plan",
         entity_id=plan.id,
-        action="create",
+        action=DrawStep.CREATE,
         actor=actor,
         before=None,
         after=plan_snapshot(plan),
@@ -122,7 +122,7 @@ def update_plan(session: Session, *, plan: Plan, data: PlanUpdate, actor: str) -
             session,
             entity="plan",
             entity_id=plan.id,
-            action="update",
+            action=DrawStep.UPDATE,
             actor=actor,
             before=before,
             after=after,

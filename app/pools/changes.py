@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from app.bulk import insert_rows, next_ids
 from app.errors import Conflict
-from app.history import ChangeRecord, actor_key_id, record_change
+from app.history import ChangeAction, ChangeRecord, actor_key_id, record_change
 from app.pools.models import ConflictOfInterest, Enterprise, Inspector
 from app.types import utcnow
 
@@ -101,7 +101,7 @@ def record_update(
         session,
         entity=entity,
         entity_id=record.id,
-        action="update",
+        action=ChangeAction.UPDATE,
         actor=actor,
         before=before,
         after=after,
@@ -120,7 +120,7 @@ def record_retirement(
         session,
         entity=entity,
         entity_id=record.id,
-        action="retire",
+        action=ChangeAction.RETIRE,
         actor=actor,
         before=None,
         after={"reason": reason},
@@ -175,7 +175,7 @@ def insert_created(
         encoded={"after"},
         same={
             "entity": entity,
-            "action": "create",
+            "action": ChangeAction.CREATE,
             "actor": actor,
             "actor_key_id": actor_key_id(actor),
             "at": at,

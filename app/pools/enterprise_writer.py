@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from app import reference as ref
 from app.bulk import insert_rows
 from app.errors import Conflict, InvalidInput
-from app.history import record_change
+from app.history import ChangeAction, record_change
 from app.pools import schemas
 from app.pools.changes import (
     check_version,
@@ -249,7 +249,7 @@ def restore_enterprise(session: Session, *, enterprise: Enterprise, actor: str) 
         session,
         entity=ENTITY,
         entity_id=enterprise.id,
-        action="restore",
+        action=ChangeAction.RESTORE,
         actor=actor,
         before={"reason": enterprise.retired_reason},
         after=None,
