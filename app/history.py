@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, select
@@ -53,6 +54,17 @@ class Person:
 
     actor: str
     name: str
+
+
+class ChangeAction(StrEnum):
+    """What a directory record's change record says was done; a feature's own
+    steps (a draw's freeze, an outcome's publication) are its StrEnums."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    RETIRE = "retire"
+    RESTORE = "restore"
+    DEMO = "demo"  # the demo directory was loaded
 
 
 class ChangeRecord(Base):

@@ -14,7 +14,7 @@ from app.pools.models import (
     ImportBatch,
     Inspection,
     Inspector,
-    Unit,
+    Organisation,
 )
 
 __all__ = [
@@ -38,5 +38,5 @@ __all__ = [
     "ImportBatch",
     "Inspection",
     "Inspector",
-    "Unit",
+    "Organisation",
 ]

@@ -171,36 +171,39 @@ INSPECTION_KINDS: tuple[Term, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
-class Unit:
+class Organisation:
+    """A unit of the bureau that inspectors belong to (单位); a sampling unit is
+    another thing (app.draws.units)."""
+
     name: str
     kind: str  # "section" | "detachment" | "brigade" | "county_bureau"
     county_code: str | None
 
 
-# The bureau's own units, the enforcement detachment with its brigades, and the
+# The bureau's own sections, the enforcement detachment with its brigades, and the
 # county and park bureaus, as the plans name them.
-UNITS: tuple[Unit, ...] = (
-    Unit("危化烟花科", "section", None),
-    Unit("非煤矿山科", "section", None),
-    Unit("工贸科", "section", None),
-    Unit("煤矿监管科", "section", None),
-    Unit("宣教科", "section", None),
-    Unit("执法支队", "detachment", None),
-    Unit("执法支队直属大队", "brigade", None),
-    Unit("执法支队珠晖大队", "brigade", "430405"),
-    Unit("执法支队雁峰大队", "brigade", "430406"),
-    Unit("执法支队石鼓大队", "brigade", "430407"),
-    Unit("执法支队蒸湘大队", "brigade", "430408"),
+ORGANISATIONS: tuple[Organisation, ...] = (
+    Organisation("危化烟花科", "section", None),
+    Organisation("非煤矿山科", "section", None),
+    Organisation("工贸科", "section", None),
+    Organisation("煤矿监管科", "section", None),
+    Organisation("宣教科", "section", None),
+    Organisation("执法支队", "detachment", None),
+    Organisation("执法支队直属大队", "brigade", None),
+    Organisation("执法支队珠晖大队", "brigade", "430405"),
+    Organisation("执法支队雁峰大队", "brigade", "430406"),
+    Organisation("执法支队石鼓大队", "brigade", "430407"),
+    Organisation("执法支队蒸湘大队", "brigade", "430408"),
     *(
-        Unit(f"{c.name}应急管理局", "county_bureau", c.code)
+        Organisation(f"{c.name}应急管理局", "county_bureau", c.code)
         for c in COUNTIES
         if c.kind != "park" and c.code not in {"430405", "430406", "430407", "430408"}
     ),
-    Unit("高新区应急维稳事务中心", "county_bureau", "430472"),
-    Unit("松木经开区安全生产监督管理局", "county_bureau", "430473"),
+    Organisation("高新区应急维稳事务中心", "county_bureau", "430472"),
+    Organisation("松木经开区安全生产监督管理局", "county_bureau", "430473"),
 )
 
-UNIT_NAMES = frozenset(u.name for u in UNITS)
+ORGANISATION_NAMES = frozenset(o.name for o in ORGANISATIONS)
 
 
 def term_codes(terms: tuple[Term, ...]) -> frozenset[str]:

@@ -181,9 +181,11 @@ class SubtypeRef(TermRef):
 
 
 class UnitRef(_Reference):
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, serialize_by_alias=True)
+
     name: str
     kind: Literal["section", "detachment", "brigade", "county_bureau"]
-    county: str | None = Field(description="所在县市区代码；市局科室为空")
+    county_code: str | None = Field(alias="county", description="所在县市区代码；市局科室为空")
 
 
 class ReferenceData(_Reference):

@@ -117,8 +117,8 @@ def test_demo_codes_are_valid_unique_and_stable() -> None:
     assert demo_pool() == pool
     pairs = Counter(e.pair_key for e in pool.enterprises if e.pair_key)
     assert len(pairs) >= 6 and set(pairs.values()) == {2}
-    units = Counter(i.unit for i in pool.inspectors if i.active)
-    assert all(units[u.name] >= 2 for u in ref.UNITS)
+    organisations = Counter(i.organisation for i in pool.inspectors if i.active)
+    assert all(organisations[o.name] >= 2 for o in ref.ORGANISATIONS)
 
 
 def test_scaled_pool_is_unique_and_in_proportion() -> None:

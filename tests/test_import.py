@@ -399,3 +399,39 @@ def test_an_xlsx_whose_table_starts_further_right_keeps_excel_column_letters(
     response = _upload(client, buffer.getvalue(), name="名录.xlsx")
     assert response.status_code == 422
     assert [(e["row"], e["column"]) for e in response.json()["errors"]] == [(5, "E（县市区）")]
+
+
+def test_an_inspectors_new_unit_and_county_are_named_as_the_api_and_history_name_them(
+    client: TestClient,
+) -> None:
+    """A re-imported inspector who moved: the dry run names the changed fields
+    "unit" and "county" at their columns, and history keeps "unit" and
+    "county_code", as records written before the move do."""
+    header = (
+        "姓名,执法证号,执法证有效期起,执法证有效期止,所属单位,县市区,专业领域,在岗,联系电话\r\n"
+    )
+    before = header + "张明,HN-0431-0001,2024-01-01,2028-12-31,执法支队,石鼓区,危险化学品,是,\r\n"
+    after = (
+        header
+        + "张明,HN-0431-0001,2024-01-01,2028-12-31,衡南县应急管理局,衡南县,危险化学品,是,\r\n"
+    )
+    assert _upload(client, before.encode(), name="人员.csv", target="inspectors").status_code == 200
+    dry = _upload(client, after.encode(), name="人员.csv", target="inspectors", dry_run="true")
+    assert dry.status_code == 200, dry.text
+    (change,) = dry.json()["changes"]
+    assert change["fields"] == [
+        {"field": "county", "column": "F（县市区）", "old": "430407", "new": "430422"},
+        {"field": "unit", "column": "E（所属单位）", "old": "执法支队", "new": "衡南县应急管理局"},
+    ]
+    real = _upload(client, after.encode(), name="人员.csv", target="inspectors")
+    assert real.json()["updated"] == 1, real.text
+    (listed,) = client.get("/api/v1/inspectors?unit=衡南县应急管理局&county=衡南县").json()["items"]
+    assert (listed["unit"], listed["county"]) == ("衡南县应急管理局", "430422")
+    history = client.get(f"/api/v1/inspectors/{listed['id']}/history").json()["items"]
+    assert history[-1]["action"] == "update"
+    assert (history[-1]["before"]["unit"], history[-1]["after"]["unit"]) == (
+        "执法支队",
+        "衡南县应急管理局",
+    )
+    assert history[-1]["after"]["county_code"] == "430422"
+    assert "organisation" not in history[-1]["after"]

@@ -55,7 +55,7 @@ CELLS: dict[str, list[str]] = {
         "ab",
         "=1+2 公司",
     ],  # fmt: skip
-    "county": [
+    "county_code": [
         "衡南县",
         "衡阳市衡南县",
         "430422",
@@ -118,7 +118,9 @@ def _read(fast: bool, fields: Sequence[str], rows: list[Row]) -> tuple[Any, ...]
     if fast:
         for row in enterprise_rows(table, "x.csv", where, problems, report):
             records.append((row.number, row.new, row.values, row.notes))
-            assert row.valid().model == schemas.EnterpriseCreate.model_validate(row.values)
+            assert row.valid().model == schemas.EnterpriseCreate.model_validate(
+                row.values, by_name=True
+            )
     else:
         for valid in valid_rows(table, "x.csv", schemas.EnterpriseCreate, where, problems, report):
             records.append((valid.number, NewEnterprise.of(valid.model), valid.values, valid.notes))
@@ -137,8 +139,8 @@ def _cell(field: str) -> st.SearchStrategy[str]:
 
 @st.composite
 def _files(draw: st.DrawFn) -> tuple[list[str], list[Row]]:
-    optional = [f for f in HEADERS if f not in ("uscc", "name", "county", "subtype")]
-    fields = ["uscc", "name", "county", "subtype"] + draw(
+    optional = [f for f in HEADERS if f not in ("uscc", "name", "county_code", "subtype")]
+    fields = ["uscc", "name", "county_code", "subtype"] + draw(
         st.lists(st.sampled_from(optional), unique=True)
     )
     fields = draw(st.permutations(fields))
@@ -166,7 +168,7 @@ def test_plain_rows_take_the_fast_way_and_the_others_do_not() -> None:
     fields = list(HEADERS)
     report, problems = ImportReport(target="enterprises", dry_run=True), Problems()
     plan = _Plan(layout(_table(fields, []), ENTERPRISE_COLUMNS, report, problems))
-    plain = {"uscc": GOOD, "name": "衡南县示例加油站有限公司", "county": "衡阳市衡南县",
+    plain = {"uscc": GOOD, "name": "衡南县示例加油站有限公司", "county_code": "衡阳市衡南县",
              "sector": "", "subtype": "加油站", "status": "", "risk_grade": "Ｂ",
              "key_supervision": "√", "tags": "重大危险源", "pair_key": "", "address": "衡南县示例路1号"}  # fmt: skip
     read = plan.read(Row(2, [plain[f] for f in fields]))
@@ -180,7 +182,7 @@ def test_plain_rows_take_the_fast_way_and_the_others_do_not() -> None:
         "H（重点监管）",
     ]
     for field, doubtful in [("uscc", GOOD.lower()), ("name", "Cafe\u0301 有限公司"),
-                            ("county", "长沙县"), ("tags", "highway_station"),
+                            ("county_code", "长沙县"), ("tags", "highway_station"),
                             ("key_supervision", "（清空）"), ("address", "地址\x07")]:  # fmt: skip
         cells = plain | {field: doubtful}
         assert plan.read(Row(3, [cells[f] for f in fields])) is None, field

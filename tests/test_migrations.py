@@ -7,7 +7,7 @@ from sqlalchemy import inspect, select
 from sqlalchemy.engine import Engine
 
 from app.migrate import alembic_config, check, upgrade
-from app.pools.models import County, Unit
+from app.pools.models import County, Organisation
 
 
 def test_models_match_migrations(db_url: str) -> None:
@@ -17,7 +17,7 @@ def test_models_match_migrations(db_url: str) -> None:
 def test_reference_tables_are_seeded(engine: Engine) -> None:
     with engine.connect() as conn:
         counties = dict(conn.execute(select(County.name, County.code)).all())
-        units = set(conn.execute(select(Unit.name)).scalars())
+        units = set(conn.execute(select(Organisation.name)).scalars())
     assert len(counties) == 14
     assert counties["衡南县"] == "430422"
     assert counties["耒阳市"] == "430481"

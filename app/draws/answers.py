@@ -318,8 +318,10 @@ class DrawBundle(_Closed):
 
 
 class UnitProbability(_Closed):
+    model_config = ConfigDict(extra="forbid", validate_by_name=True, serialize_by_alias=True)
+
     key: str
-    county: str | None
+    county_name: str | None = Field(alias="county")
     probability: str = Field(description="被抽中的确切概率，分数，如 3/17")
     percent: str = Field(description="百分比（仅供阅读，四舍五入到两位小数）")
 

@@ -46,11 +46,12 @@ from app.draws.service import (
 )
 from app.draws.sources import SeedSource, source_named
 from app.draws.sources.ceremony_time import announced_start, announced_window, ceremony_start
-from app.draws.status import DrawStatus
+from app.draws.status import DrawStatus, DrawStep
 from app.draws.units import write_units
 from app.errors import Conflict, DomainError, InvalidInput
 from app.history import ChangeRecord, Person, record_change
 from app.ledger import store as ledger
+from app.ledger.kinds import EntryKind
 from app.types import beijing, rfc3339, utcnow
 
 
@@ -106,7 +107,7 @@ def reschedule(session: Session, *, public_id: str, data: Reschedule, actor: str
         )
     moved = source.reschedule(draw.announcement, ceremony_start(data.ceremony_at, now))
     entry: dict[str, Any] = {
-        "kind": "reschedule",
+        "kind": EntryKind.RESCHEDULE,
         "at": rfc3339(now),
         "draw": draw.public_id,
         "ceremony_at": moved["ceremony_at"],
@@ -120,7 +121,7 @@ def reschedule(session: Session, *, public_id: str, data: Reschedule, actor: str
         session,
         entity="draw",
         entity_id=draw.id,
-        action="reschedule",
+        action=DrawStep.RESCHEDULE,
         actor=actor,
         before=draw.announcement,
         after=moved | {"reason": data.reason},
@@ -182,7 +183,7 @@ def enter_digits(session: Session, *, public_id: str, reveal: DiceReveal, actor:
         "entered_by": actor,
         "entered_at": rfc3339(now),
     }
-    record_step(session, draw, "seed_entered", actor, {"witnesses": reveal.witnesses})
+    record_step(session, draw, DrawStep.SEED_ENTERED, actor, {"witnesses": reveal.witnesses})
     session.flush()
     return draw
 
@@ -203,7 +204,7 @@ def withdraw_digits(session: Session, *, public_id: str, data: Withdrawal, actor
     record_step(
         session,
         draw,
-        "seed_withdrawn",
+        DrawStep.SEED_WITHDRAWN,
         actor,
         {
             "reason": data.reason,
@@ -230,7 +231,7 @@ def entry_counts(session: Session, draw: Draw) -> dict[str, int]:
         select(ChangeRecord.action).where(
             ChangeRecord.entity == "draw",
             ChangeRecord.entity_id == draw.id,
-            ChangeRecord.action.in_(("seed_entered", "seed_withdrawn")),
+            ChangeRecord.action.in_((DrawStep.SEED_ENTERED, DrawStep.SEED_WITHDRAWN)),
         )
     ).all()
     return {
@@ -284,13 +285,15 @@ def confirm_digits(
     } | counts
     draw.seed_entry = None
     public = {"witnesses": present, "confirmed_by": witness} | counts
-    record_step(session, draw, "seed_confirmed", person.actor, {"confirmed_by": witness} | counts)
+    record_step(
+        session, draw, DrawStep.SEED_CONFIRMED, person.actor, {"confirmed_by": witness} | counts
+    )
     if source.uses_beacon:
         # dice+drand: the digits enter the log before the round's time; the seed waits for it.
         ledger.append(
             session,
             {
-                "kind": "dice",
+                "kind": EntryKind.DICE,
                 "at": rfc3339(now),
                 "draw": draw.public_id,
                 "digits": confirmation.digits,
@@ -385,7 +388,7 @@ def take_beacon(session: Session, *, public_id: str, beacon: Beacon | None, acto
             "beacon": beacon.model_dump(),
             "beacon_by": actor,
         }
-    record_step(session, draw, "seed_drand", actor, {"seed": seed, "round": beacon.round})
+    record_step(session, draw, DrawStep.SEED_DRAND, actor, {"seed": seed, "round": beacon.round})
     return _seed_and_run(session, draw, seed, detail, log_extra={"beacon": beacon.model_dump()})
 
 
@@ -424,7 +427,8 @@ def _seed_and_run(
     draw.seeded_at = now
     ledger.append(
         session,
-        {"kind": "seed", "at": rfc3339(now), "draw": draw.public_id, "seed": seed} | log_extra,
+        {"kind": EntryKind.SEED, "at": rfc3339(now), "draw": draw.public_id, "seed": seed}
+        | log_extra,
     )
     frame = json.loads(draw.frame_jcs)
     try:
@@ -435,7 +439,7 @@ def _seed_and_run(
         draw.failure = {"error": exc.code, "details": _jsonable(exc.details()), "message": str(exc)}
         ledger.append(
             session,
-            {"kind": "failure", "at": rfc3339(utcnow()), "draw": draw.public_id}
+            {"kind": EntryKind.FAILURE, "at": rfc3339(utcnow()), "draw": draw.public_id}
             | {"error": draw.failure},
         )
         session.flush()
@@ -475,12 +479,12 @@ def annul(session: Session, *, public_id: str, data: Annul, actor: str) -> Draw:
     draw.status = DrawStatus.ANNULLED
     draw.annulled_at = now
     record_step(
-        session, draw, "annul", actor, {"reason": data.reason, "decided_by": data.decided_by}
+        session, draw, DrawStep.ANNUL, actor, {"reason": data.reason, "decided_by": data.decided_by}
     )
     ledger.append(
         session,
         {
-            "kind": "annulment",
+            "kind": EntryKind.ANNULMENT,
             "at": rfc3339(now),
             "draw": public_id,
             "reason": data.reason,

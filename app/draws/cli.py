@@ -72,15 +72,16 @@ def draw_freeze(
     from app.cli import _unit_of_work
     from app.draws import ceremony, service
     from app.draws.schemas import FreezeRequest
+    from app.draws.sources import SourceName
 
     announcement: dict[str, Any] = {"source": source}
-    if source in ("dice", "dice+drand"):
+    if source in (SourceName.DICE, SourceName.DICE_DRAND):
         announcement |= {
             "ceremony_at": ceremony_at or datetime.now(UTC).isoformat(),
             "witnesses": witness,
         }
     if drand_delay is not None:
-        key = "delay_seconds" if source == "drand" else "round_delay_seconds"
+        key = "delay_seconds" if source == SourceName.DRAND else "round_delay_seconds"
         announcement[key] = drand_delay
     try:
         request = FreezeRequest.model_validate({"seed": announcement, "replaces": replaces})

@@ -39,7 +39,7 @@ class Candidate:
 
     id: int
     uscc: str
-    county: str  # county name, as frames carry it
+    county_name: str  # frames carry a county by its name (attribute "county")
     subtype: str
     pair_key: str | None
 
@@ -115,7 +115,11 @@ def _candidates(session: Session, stratum: StratumSpec) -> list[Candidate]:
         )
     return [
         Candidate(
-            id=r[0], uscc=r[1], county=ref.COUNTY_BY_CODE[r[2]].name, subtype=r[3], pair_key=r[4]
+            id=r[0],
+            uscc=r[1],
+            county_name=ref.COUNTY_BY_CODE[r[2]].name,
+            subtype=r[3],
+            pair_key=r[4],
         )
         for r in session.execute(stmt.order_by(Enterprise.uscc))
     ]
@@ -153,10 +157,10 @@ class Exclusion:
     name: str
     ids: set[int] = field(default_factory=set)
     codes: set[str] = field(default_factory=set)
-    counties: set[str] = field(default_factory=set)
+    county_names: set[str] = field(default_factory=set)
 
     def covers(self, c: Candidate) -> bool:
-        return c.id in self.ids or c.uscc in self.codes or c.county in self.counties
+        return c.id in self.ids or c.uscc in self.codes or c.county_name in self.county_names
 
 
 def _exclusions(session: Session, plan: Plan, spec: PlanSpec) -> list[Exclusion]:
@@ -178,7 +182,7 @@ def _exclusions(session: Session, plan: Plan, spec: PlanSpec) -> list[Exclusion]
 
 def _key_enforcement_counties(session: Session, subtypes: list[str]) -> Exclusion:
     """The counties where key-enforcement units of these subtypes sit (the 2024 fireworks rule)."""
-    counties = {
+    county_names = {
         ref.COUNTY_BY_CODE[code].name
         for code in session.scalars(
             select(Enterprise.county_code).where(
@@ -191,7 +195,7 @@ def _key_enforcement_counties(session: Session, subtypes: list[str]) -> Exclusio
             )
         )
     }
-    return Exclusion("key_enforcement_counties", counties=counties)
+    return Exclusion("key_enforcement_counties", county_names=county_names)
 
 
 def _cycle_exclusion(session: Session, plan: Plan, spec: PlanSpec) -> Exclusion | None:
@@ -205,7 +209,8 @@ def _cycle_exclusion(session: Session, plan: Plan, spec: PlanSpec) -> Exclusion 
 def _units(stratum: StratumSpec, candidates: list[Candidate]) -> list[dict[str, Any]]:
     if stratum.cluster_by is None:
         return [
-            {"key": c.uscc, "attrs": {"county": c.county, "subtype": c.subtype}} for c in candidates
+            {"key": c.uscc, "attrs": {"county": c.county_name, "subtype": c.subtype}}
+            for c in candidates
         ]
     clusters: dict[str, list[Candidate]] = defaultdict(list)
     for c in candidates:
@@ -215,7 +220,7 @@ def _units(stratum: StratumSpec, candidates: list[Candidate]) -> list[dict[str, 
         {
             "key": key,
             "attrs": {
-                "county": members[0].county,
+                "county": members[0].county_name,
                 "subtype": members[0].subtype,
                 "members": sorted(m.uscc for m in members),
             },
@@ -304,7 +309,7 @@ def build_inspectors(
         Inspector.cert_valid_to >= day,
     )
     if rules.units:
-        stmt = stmt.where(Inspector.unit.in_(rules.units))
+        stmt = stmt.where(Inspector.organisation.in_(rules.units))
     inspectors = [
         i
         for i in session.scalars(stmt.order_by(Inspector.cert_no))
@@ -314,7 +319,7 @@ def build_inspectors(
         {
             "key": i.cert_no,
             "attrs": {
-                "unit": i.unit,
+                "unit": i.organisation,
                 "county": ref.COUNTY_BY_CODE[i.county_code].name if i.county_code else CITY_LEVEL,
             },
         }

@@ -19,7 +19,7 @@ from app.draws.schemas import FreezeRequest
 from app.draws.service import (
     DrawStateError,
     FrameRefused,
-    QuotaInfeasible,
+    QuotaRefused,
     draw_of_plan,
     get_draw,
     next_public_id,
@@ -27,9 +27,10 @@ from app.draws.service import (
     record_step,
 )
 from app.draws.sources import source_named
-from app.draws.status import LIVE, DrawStatus
+from app.draws.status import LIVE, DrawStatus, DrawStep
 from app.errors import Conflict
 from app.ledger import store as ledger
+from app.ledger.kinds import EntryKind
 from app.types import rfc3339, utcnow
 
 # How long after the announced start digits are accepted (a setting overrides it).
@@ -62,7 +63,7 @@ def _check_frame(frame: dict[str, Any], provenance: dict[str, Any]) -> None:
     try:
         algorithm.check_frame(frame)
     except algorithm.QuotaInfeasible as exc:
-        raise QuotaInfeasible(_infeasible_message(exc, provenance)) from exc
+        raise QuotaRefused(_infeasible_message(exc, provenance)) from exc
     except algorithm.TeamIncomplete as exc:
         raise FrameRefused(f"无法组成完整的检查组：{exc}", code="team_infeasible") from exc
     except algorithm.FrameError as exc:
@@ -155,7 +156,7 @@ def freeze(
     session.add(draw)
     session.flush()
     entry: dict[str, Any] = {
-        "kind": "commitment",
+        "kind": EntryKind.COMMITMENT,
         "at": rfc3339(now),
         "draw": draw.public_id,
         "frame_hash": frame_hash,
@@ -171,6 +172,6 @@ def freeze(
         entry["replaces"] = replaced.public_id
     ledger.append(session, entry)
     record_step(
-        session, draw, "freeze", actor, {"frame_hash": frame_hash, "seed_source": announced}
+        session, draw, DrawStep.FREEZE, actor, {"frame_hash": frame_hash, "seed_source": announced}
     )
     return draw

@@ -28,11 +28,14 @@ DrawStatusName = Literal["frozen", "done", "failed", "annulled"]
 class DrawnUnit(BaseModel):
     """An enterprise a draw selected."""
 
+    # Built by field names (county_code), written by the public names (county).
+    model_config = ConfigDict(validate_by_name=True, serialize_by_alias=True)
+
     stratum: str = Field(description="分层编号")
     key: str = Field(description="抽取单元：统一社会信用代码，或高速公路服务区加油站的配对键")
     uscc: str
     name: str
-    county: str = Field(description="县市区代码")
+    county_code: str = Field(alias="county", description="县市区代码")
     county_name: str
     subtype: str = Field(description="企业类别代码")
 
@@ -134,7 +137,7 @@ def related(session: Session, draws: Sequence[Draw]) -> Related:
                 key=key,
                 uscc=e.uscc,
                 name=e.name,
-                county=e.county_code,
+                county_code=e.county_code,
                 county_name=ref.COUNTY_BY_CODE[e.county_code].name,
                 subtype=e.subtype,
             )

@@ -15,11 +15,12 @@ from app import reference as ref
 from app.draws.models import Draw, Outcome
 from app.draws.schemas import OutcomeCreate, OutcomeOut
 from app.draws.service import DrawStateError, lock_draw
-from app.draws.status import DrawStatus
+from app.draws.status import DrawStatus, OutcomeStep
 from app.draws.units import units_of
 from app.errors import Conflict, InvalidInput, NotFound
 from app.history import record_change
 from app.ledger import store as ledger
+from app.ledger.kinds import EntryKind
 from app.pools.inspection_writer import NewInspection, record_outcome_inspection
 from app.pools.service import enterprise_by_uscc
 from app.types import BEIJING, rfc3339, utcnow
@@ -96,7 +97,7 @@ def record(session: Session, *, public_id: str, data: OutcomeCreate, actor: str)
         session,
         entity="outcome",
         entity_id=outcome.id,
-        action="record",
+        action=OutcomeStep.RECORD,
         actor=actor,
         before=None,
         after={
@@ -126,7 +127,7 @@ def publish(session: Session, *, public_id: str, uscc: str, actor: str) -> Outco
     outcome.log_index = ledger.append(
         session,
         {
-            "kind": "inspection",
+            "kind": EntryKind.INSPECTION,
             "at": rfc3339(now),
             "draw": draw.public_id,
             "unit": outcome.unit_key,
@@ -139,7 +140,7 @@ def publish(session: Session, *, public_id: str, uscc: str, actor: str) -> Outco
         session,
         entity="outcome",
         entity_id=outcome.id,
-        action="publish",
+        action=OutcomeStep.PUBLISH,
         actor=actor,
         before=None,
         after={"log_index": outcome.log_index},

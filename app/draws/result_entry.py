@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from app.ledger.kinds import EntryKind
 from app.ledger.store import entry_bytes
 from app.ledger.tiles import MAX_ENTRY_BYTES
 
@@ -32,7 +33,7 @@ def result_entry(
     limit: int = MAX_ENTRY_BYTES,
 ) -> dict[str, Any]:
     """The `result` entry: in full if it fits in `limit` bytes, else hash and counts."""
-    head = {"kind": "result", "at": at, "draw": public_id, "result_hash": result_hash}
+    head = {"kind": EntryKind.RESULT, "at": at, "draw": public_id, "result_hash": result_hash}
     full = head | {
         "selected": {s["id"]: [u["key"] for u in s["selected"]] for s in result["strata"]},
         "assignments": result["assignments"],

@@ -164,7 +164,7 @@ class InspectorRules(CleanInput):
     @model_validator(mode="after")
     def _units(self) -> InspectorRules:
         for unit in [*self.units, *self.lead_units]:
-            if unit not in ref.UNIT_NAMES:
+            if unit not in ref.ORGANISATION_NAMES:
                 raise ValueError(f"未知的单位“{unit}”")
         if self.specialty is not None and self.specialty not in ref.term_codes(ref.SECTORS):
             raise ValueError(f"未知的专业领域“{self.specialty}”")

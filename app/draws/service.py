@@ -9,14 +9,17 @@ from sqlalchemy.orm import Session, load_only
 
 from app.draws.models import Draw, Plan
 from app.draws.schemas import PlanCreate, PlanUpdate
-from app.draws.status import LIVE
+from app.draws.status import LIVE, DrawStep
 from app.errors import Conflict, DomainError, NotFound
 from app.history import record_change
 from app.ledger import store as ledger
 from app.types import utcnow
 
 
-class QuotaInfeasible(DomainError):
+class QuotaRefused(DomainError):
+    """The freeze refused: a quota asks for more units than the frame has (the
+    algorithm's QuotaInfeasible, told in a clerk's words)."""
+
     status = 422
     code = "quota_infeasible"
     title = "抽取数量超过符合条件的企业数，未冻结"
@@ -74,7 +77,7 @@ def create_plan(
         session,
         entity="plan",
         entity_id=plan.id,
-        action="create",
+        action=DrawStep.CREATE,
         actor=actor,
         before=None,
         after=plan_snapshot(plan),
@@ -119,7 +122,7 @@ def update_plan(session: Session, *, plan: Plan, data: PlanUpdate, actor: str) -
             session,
             entity="plan",
             entity_id=plan.id,
-            action="update",
+            action=DrawStep.UPDATE,
             actor=actor,
             before=before,
             after=after,

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.ledger.audit_raw import as_text, rows, wrong
+from app.ledger.kinds import EntryKind
 
 Report = Callable[[int | None, str], None]
 
@@ -54,11 +55,11 @@ class Committed:
         if not isinstance(draw, str):
             return
         kind = entry.get("kind")
-        if kind == "commitment":
+        if kind == EntryKind.COMMITMENT:
             self.frames.setdefault(draw, []).append((index, entry.get("frame_hash")))
-        elif kind == "seed":
+        elif kind == EntryKind.SEED:
             self.seeds.setdefault(draw, []).append((index, entry.get("seed")))
-        elif kind == "result":
+        elif kind == EntryKind.RESULT:
             self.results.setdefault(draw, []).append((index, entry.get("result_hash")))
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.errors import NotFound
 from app.ledger import store
 from app.ledger.keys import Signer
+from app.ledger.kinds import EntryKind
 from app.ledger.models import LogEntry
 
 HEADER = "c2sp.org/tlog-proof@v1"
@@ -46,7 +47,7 @@ def result_proof(session: Session, signer: Signer, public_id: str) -> DrawProof:
     """The proof of the draw's result entry in the latest checkpoint covering it."""
     row = session.scalars(
         select(LogEntry)
-        .where(LogEntry.draw == public_id, LogEntry.kind == "result")
+        .where(LogEntry.draw == public_id, LogEntry.kind == EntryKind.RESULT)
         .order_by(LogEntry.idx)
         .limit(1)
     ).first()

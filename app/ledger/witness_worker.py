@@ -16,7 +16,14 @@ from app.config import Settings
 from app.ledger.guard import raise_alarm
 from app.ledger.keys import Signer
 from app.ledger.policy import Policy, PolicyWitness
-from app.ledger.witnessing import Outcome, ahead_of_us, ensure_states, load_policy, submit
+from app.ledger.witnessing import (
+    Outcome,
+    Submitted,
+    ahead_of_us,
+    ensure_states,
+    load_policy,
+    submit,
+)
 
 log = logging.getLogger("shuangsui.witnessing")
 
@@ -56,14 +63,14 @@ class Witnessing:
         """One round: every witness with a URL that is due (all of them, in the first round)."""
         probe, self._probed = not self._probed, True
         outcomes = [submit(self.factory, w, self.http, probe=probe) for w in self.witnesses]
-        if self.data_dir is not None and any(o.status == "ahead" for o in outcomes):
+        if self.data_dir is not None and any(o.status == Submitted.AHEAD for o in outcomes):
             # A witness has cosigned more of this log than the database holds: the
             # same alarm as a rolled-back database, kept where every worker sees it.
             with self.factory() as session:
                 alarm = ahead_of_us(session)
             if alarm is not None:
                 raise_alarm(self.data_dir, alarm)
-        if self.then is not None and any(o.status == "cosigned" for o in outcomes):
+        if self.then is not None and any(o.status == Submitted.COSIGNED for o in outcomes):
             self.then()
         return outcomes
 

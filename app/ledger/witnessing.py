@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 from pathlib import Path
 
 import httpx
@@ -74,12 +75,22 @@ def load_policy(path: Path, verifier_keys: list[str]) -> Policy:
     return policy
 
 
+class Submitted(StrEnum):
+    """What one submission to one witness came to."""
+
+    COSIGNED = "cosigned"  # the witness cosigned the checkpoint
+    CURRENT = "current"  # it had cosigned this size already
+    WAITING = "waiting"  # try again later
+    AHEAD = "ahead"  # it reports a larger log: the rollback alarm
+    FAILED = "failed"
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     """What one submission to one witness came to."""
 
     witness: str
-    status: str  # cosigned | current | waiting | ahead | failed
+    status: Submitted
     size: int | None = None
     detail: str = ""
 
@@ -144,7 +155,7 @@ def _failed(factory: sessionmaker[Session], witness: PolicyWitness, detail: str)
         last_error=detail[:500],
     )
     log.warning("witness %s: %s (retry in %s)", witness.name, detail, delay)
-    return Outcome(witness.name, "failed", detail=detail)
+    return Outcome(witness.name, Submitted.FAILED, detail=detail)
 
 
 def request_body(old_size: int, proof: list[bytes], note: str) -> bytes:
@@ -220,15 +231,15 @@ def submit(
     assert witness.url is not None
     with factory() as session:
         if not probe and _is_current(session, witness):
-            return Outcome(witness.name, "current")
+            return Outcome(witness.name, Submitted.CURRENT)
     if not _claim(factory, witness, lease):
-        return Outcome(witness.name, "waiting")
+        return Outcome(witness.name, Submitted.WAITING)
     try:
         outcome = _submit(factory, witness, http, probe=probe)
     except Exception as exc:  # never leave the lease held: the next try must come
         log.exception("witness %s", witness.name)
         return _failed(factory, witness, f"提交见证时出错：{type(exc).__name__}")
-    if outcome.status != "failed":
+    if outcome.status != Submitted.FAILED:
         _finish(factory, witness)
     return outcome
 
@@ -245,9 +256,9 @@ def _submit(
             latest = store.latest_checkpoint(session)
             state = session.get(WitnessState, witness.vkey)
             if latest is None or state is None:
-                return Outcome(witness.name, "current")
+                return Outcome(witness.name, Submitted.CURRENT)
             if not probe and _is_current(session, witness):
-                status = "current" if cosigned is None else "cosigned"
+                status = Submitted.CURRENT if cosigned is None else Submitted.COSIGNED
                 return Outcome(witness.name, status, cosigned)
             known = state.size
             old = known if known is not None and known <= latest.size else 0
@@ -279,7 +290,7 @@ def _submit(
                 log.error(
                     "witness %s has cosigned size %d, ours is %d", witness.name, reported, ours_size
                 )
-                return Outcome(witness.name, "ahead", size=reported)
+                return Outcome(witness.name, Submitted.AHEAD, size=reported)
             _update(factory, witness, size=reported)
             continue
         if response.status_code == 422:

@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 
 from app.bulk import insert_rows, next_ids
 from app.errors import Conflict
-from app.history import ChangeRecord, actor_key_id, record_change
+from app.history import ChangeAction, ChangeRecord, actor_key_id, record_change
 from app.pools.models import ConflictOfInterest, Enterprise, Inspector
 from app.types import utcnow
 
+# The attributes a record's history snapshot holds. The snapshot names each by
+# its column (an inspector's organisation is "unit"), as every stored one does.
 ENTERPRISE_FIELDS = (
     "name",
     "county_code",
@@ -33,7 +35,7 @@ INSPECTOR_FIELDS = (
     "name",
     "cert_valid_from",
     "cert_valid_to",
-    "unit",
+    "organisation",
     "county_code",
     "specialties",
     "active",
@@ -49,7 +51,16 @@ def snapshot(
     record: Enterprise | Inspector | ConflictOfInterest, fields: Sequence[str]
 ) -> dict[str, Any]:
     """The record's fields as JSON, for history."""
-    return {f: _jsonable(getattr(record, f)) for f in fields}
+    return {column_name(type(record), f): _jsonable(getattr(record, f)) for f in fields}
+
+
+def column_name(
+    record_type: type[Enterprise | Inspector | ConflictOfInterest], attribute: str
+) -> str:
+    """An attribute's name in history snapshots: its column's (an enterprise's
+    tags, kept in their own table, keep their own)."""
+    columns = record_type.__mapper__.columns
+    return columns[attribute].name if attribute in columns else attribute
 
 
 def enterprise_snapshot(e: Enterprise) -> dict[str, Any]:
@@ -90,7 +101,7 @@ def record_update(
         session,
         entity=entity,
         entity_id=record.id,
-        action="update",
+        action=ChangeAction.UPDATE,
         actor=actor,
         before=before,
         after=after,
@@ -109,7 +120,7 @@ def record_retirement(
         session,
         entity=entity,
         entity_id=record.id,
-        action="retire",
+        action=ChangeAction.RETIRE,
         actor=actor,
         before=None,
         after={"reason": reason},
@@ -164,7 +175,7 @@ def insert_created(
         encoded={"after"},
         same={
             "entity": entity,
-            "action": "create",
+            "action": ChangeAction.CREATE,
             "actor": actor,
             "actor_key_id": actor_key_id(actor),
             "at": at,

@@ -52,7 +52,7 @@ ENTERPRISE_COLUMNS: tuple[Column, ...] = (
     Column("企业名称", "name", True, example="衡南县示例加油站有限公司", aliases=("单位名称",)),
     Column(
         "县市区",
-        "county",
+        "county_code",
         True,
         example="衡南县",
         help="县市区或园区名称（可带“衡阳市”），亦可填代码",
@@ -131,15 +131,15 @@ INSPECTOR_COLUMNS: tuple[Column, ...] = (
     Column("执法证有效期止", "cert_valid_to", True, kind="date", example="2028-12-31"),
     Column(
         "所属单位",
-        "unit",
+        "organisation",
         True,
         example="执法支队",
-        choices=tuple(u.name for u in ref.UNITS),
+        choices=tuple(o.name for o in ref.ORGANISATIONS),
         form="term",
     ),
     Column(
         "县市区",
-        "county",
+        "county_code",
         example="石鼓区",
         choices=tuple(c.name for c in ref.COUNTIES),
         form="county",

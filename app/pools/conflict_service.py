@@ -9,7 +9,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from app.errors import Conflict, InvalidInput, NotFound
-from app.history import record_change
+from app.history import ChangeAction, record_change
 from app.pools import schemas
 from app.pools.changes import check_version, record_update, snapshot
 from app.pools.enterprise_lookup import enterprise_by_uscc, get_enterprise
@@ -56,7 +56,7 @@ def create_conflict(
         session,
         entity="conflict",
         entity_id=conflict.id,
-        action="create",
+        action=ChangeAction.CREATE,
         actor=actor,
         before=None,
         after=conflict_snapshot(conflict),

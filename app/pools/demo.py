@@ -39,7 +39,7 @@ class DemoInspector:
     cert_no: str
     cert_valid_from: date
     cert_valid_to: date
-    unit: str
+    organisation: str
     county_code: str | None
     specialties: tuple[str, ...]
     active: bool
@@ -180,7 +180,7 @@ class _Builder:
     def add(
         self,
         subtype: str,
-        county: str,
+        county_name: str,
         *,
         status: str = "operating",
         tags: tuple[str, ...] = (),
@@ -189,13 +189,13 @@ class _Builder:
     ) -> DemoEnterprise:
         self.serial += 1
         i = self.serial
-        code = C[county]
+        code = C[county_name]
         if name is None:
             word = _pick(_WORDS, "word", i) + _pick(_WORDS, "word2", i)
-            name = f"衡阳市{county}{word}{_SUFFIX[subtype]}"
+            name = f"衡阳市{county_name}{word}{_SUFFIX[subtype]}"
             n = 2
             while name in self.names:
-                name = f"衡阳市{county}{word}{_SUFFIX[subtype]}第{n}分部"
+                name = f"衡阳市{county_name}{word}{_SUFFIX[subtype]}第{n}分部"
                 n += 1
         self.names.add(name)
         sector = ref.SECTOR_OF_SUBTYPE[subtype]
@@ -211,7 +211,7 @@ class _Builder:
             key_supervision=_n("key", i, 6) == 0 or "major_hazard" in tags,
             tags=tuple(sorted(set(tags))),
             pair_key=pair_key,
-            address=f"衡阳市{county}{_pick(_STREETS, 'street', i)}{1 + _n('no', i, 300)}号",
+            address=f"衡阳市{county_name}{_pick(_STREETS, 'street', i)}{1 + _n('no', i, 300)}号",
         )
         self.items.append(enterprise)
         return enterprise
@@ -239,31 +239,35 @@ _HIGHWAYS = (
 
 def _hazchem(b: _Builder) -> None:
     for i in range(31):
-        county = "松木经开区" if i < 10 else ("高新区" if i < 14 else RURAL[i % len(RURAL)])
+        county_name = "松木经开区" if i < 10 else ("高新区" if i < 14 else RURAL[i % len(RURAL)])
         tags = (
             ("major_hazard", "hazardous_process")
             if i % 4 == 0
             else (("major_hazard",) if i % 3 == 0 else ())
         )
-        b.add("hazchem_producer", county, tags=tags)
-    for i, county in enumerate(_spread(23, RURAL + ("松木经开区", "高新区"), "chem")):
-        b.add("chemical", county, tags=("hazardous_process",) if i % 5 == 0 else ())
+        b.add("hazchem_producer", county_name, tags=tags)
+    for i, county_name in enumerate(_spread(23, RURAL + ("松木经开区", "高新区"), "chem")):
+        b.add("chemical", county_name, tags=("hazardous_process",) if i % 5 == 0 else ())
     # 636 stations with storage: 16 highway service-area stations in 8 pairs, 584
     # other gas stations, 36 other storage dealers.
-    for road, road_name, county in _HIGHWAYS:
-        key = f"pair-{road}-{C[county]}"
+    for road, road_name, county_name in _HIGHWAYS:
+        key = f"pair-{road}-{C[county_name]}"
         for side in ("东", "西"):
             b.add(
                 "gas_station",
-                county,
+                county_name,
                 tags=("highway_station",),
                 pair_key=key,
-                name=f"{road_name}高速{county}服务区加油站（{side}区）",
+                name=f"{road_name}高速{county_name}服务区加油站（{side}区）",
             )
-    for county in _spread(584, ALL, "gas"):
-        b.add("gas_station", county, status="operating" if _n("gs", b.serial, 25) else "suspended")
-    for county in _spread(36, ALL, "storage"):
-        b.add("hazchem_storage", county)
+    for county_name in _spread(584, ALL, "gas"):
+        b.add(
+            "gas_station",
+            county_name,
+            status="operating" if _n("gs", b.serial, 25) else "suspended",
+        )
+    for county_name in _spread(36, ALL, "storage"):
+        b.add("hazchem_storage", county_name)
 
 
 # Wholesalers, and which of them are on the key-enforcement list (the plans name
@@ -283,12 +287,12 @@ _KEY_WHOLESALE = ("衡南县", "衡东县", "祁东县", "耒阳市", "常宁市
 
 
 def _fireworks(b: _Builder) -> None:
-    for county, count in _WHOLESALE.items():
+    for county_name, count in _WHOLESALE.items():
         for i in range(count):
-            key = i == 0 and county in _KEY_WHOLESALE
-            b.add("fireworks_wholesale", county, tags=("key_enforcement",) if key else ())
-    for county in _spread(1742, ALL, "retail"):
-        b.add("fireworks_retail", county)
+            key = i == 0 and county_name in _KEY_WHOLESALE
+            b.add("fireworks_wholesale", county_name, tags=("key_enforcement",) if key else ())
+    for county_name in _spread(1742, ALL, "retail"):
+        b.add("fireworks_retail", county_name)
 
 
 def _mines(b: _Builder) -> None:
@@ -311,7 +315,7 @@ def _mines(b: _Builder) -> None:
         + ["ore_plant"] * 3
     )
     for i, subtype in enumerate(kinds):
-        county = mine_counties[i % len(mine_counties)]
+        county_name = mine_counties[i % len(mine_counties)]
         bucket = _n("minestatus", i, 100)
         status = "operating" if bucket < 42 else ("construction" if bucket < 54 else "suspended")
         tags: tuple[str, ...] = ()
@@ -319,7 +323,7 @@ def _mines(b: _Builder) -> None:
             tags = ("headtop_tailings",)
         if subtype == "underground_mine" and i % 9 == 0:
             tags = ("deep_mine", "key_enforcement")
-        b.add(subtype, county, status=status, tags=tags)
+        b.add(subtype, county_name, status=status, tags=tags)
 
 
 _INDUSTRY = {
@@ -336,7 +340,7 @@ _INDUSTRY = {
 
 def _industry(b: _Builder) -> None:
     for subtype, count in _INDUSTRY.items():
-        for county in _spread(count, ALL, subtype):
+        for county_name in _spread(count, ALL, subtype):
             i = b.serial
             tags: tuple[str, ...] = ()
             if subtype in ("metallurgy", "nonferrous"):
@@ -344,14 +348,14 @@ def _industry(b: _Builder) -> None:
             elif _n("keyarea", i, 10) == 0:
                 tags = (_pick(_KEY_AREAS[1:], "area", i),)
             status = "operating" if _n("ind", i, 20) else "suspended"
-            b.add(subtype, county, status=status, tags=tags)
+            b.add(subtype, county_name, status=status, tags=tags)
 
 
 def _services(b: _Builder) -> None:
-    for county in _spread(14, URBAN + RURAL[:3], "train"):
-        b.add("training_institution", county)
-    for county in ("石鼓区", "耒阳市", "常宁市"):
-        b.add("exam_site", county)
+    for county_name in _spread(14, URBAN + RURAL[:3], "train"):
+        b.add("training_institution", county_name)
+    for county_name in ("石鼓区", "耒阳市", "常宁市"):
+        b.add("exam_site", county_name)
     b.add("safety_evaluator", "蒸湘区", name="湖南安泰安全咨询评价有限公司")
 
 
@@ -367,7 +371,7 @@ def _person(i: int) -> str:
     )
 
 
-# unit -> (members, specialties); brigades and the detachment get mixed specialties.
+# organisation -> (members, specialties); brigades and the detachment get mixed specialties.
 _STAFF: dict[str, tuple[int, tuple[str, ...]]] = {
     "危化烟花科": (8, ("hazchem", "fireworks")),
     "非煤矿山科": (6, ("noncoal",)),
@@ -386,14 +390,14 @@ _MIXED = (("hazchem", "fireworks"), ("noncoal", "coal"), ("industry",), ("hazche
 
 def _inspectors() -> list[DemoInspector]:
     staff = dict(_STAFF)
-    for bureau in ref.UNITS:
+    for bureau in ref.ORGANISATIONS:
         if bureau.kind == "county_bureau":
             staff[bureau.name] = (5, ("hazchem", "fireworks", "noncoal", "industry"))
-    unit_county = {u.name: u.county_code for u in ref.UNITS}
+    county_code_of = {o.name: o.county_code for o in ref.ORGANISATIONS}
     out: list[DemoInspector] = []
     names: set[str] = set()
     serial = 0
-    for unit, (members, specialties) in staff.items():
+    for organisation, (members, specialties) in staff.items():
         for _ in range(members):
             serial += 1
             name = _person(serial)
@@ -410,8 +414,8 @@ def _inspectors() -> list[DemoInspector]:
                     cert_no=f"HN-0431-{serial:04d}",
                     cert_valid_from=date(start_year, 1 + _n("m", serial, 12), 1),
                     cert_valid_to=date(2024, 6, 30) if expired else date(start_year + 6, 12, 31),
-                    unit=unit,
-                    county_code=unit_county[unit],
+                    organisation=organisation,
+                    county_code=county_code_of[organisation],
                     specialties=specialties or _pick(_MIXED, "mixed", serial),
                     active=serial % 37 != 0,
                     phone=f"13{_n('p1', serial, 10)}{_n('p2', serial, 10**8):08d}"[:11].ljust(
@@ -448,7 +452,7 @@ def demo_pool() -> DemoPool:
             date(2025, 12, 31),
         ),
     )
-    sources = [u.name for u in ref.UNITS if u.kind == "county_bureau"]
+    sources = [u.name for u in ref.ORGANISATIONS if u.kind == "county_bureau"]
     inspections = tuple(
         DemoInspection(
             uscc=enterprises[_n("insp", i, len(enterprises))].uscc,
@@ -479,11 +483,11 @@ def iter_scaled_enterprises(total: int) -> Iterator[DemoEnterprise]:
     counties = [c.code for c in ref.COUNTIES]
     for i in range(total):
         subtype = schedule[(i * 7919) % whole]
-        county = counties[_n("sc", i, len(counties))]
+        county_code = counties[_n("sc", i, len(counties))]
         yield DemoEnterprise(
-            uscc=make_uscc(county, 200_000_000 + i, category="2"),
-            name=f"规模测试{ref.COUNTY_BY_CODE[county].name}{_SUFFIX[subtype]}{i:07d}",
-            county_code=county,
+            uscc=make_uscc(county_code, 200_000_000 + i, category="2"),
+            name=f"规模测试{ref.COUNTY_BY_CODE[county_code].name}{_SUFFIX[subtype]}{i:07d}",
+            county_code=county_code,
             sector=ref.SECTOR_OF_SUBTYPE[subtype],
             subtype=subtype,
             status="operating" if i % 10 else "suspended",

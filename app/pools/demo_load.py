@@ -11,7 +11,7 @@ from itertools import islice
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.history import record_change
+from app.history import ChangeAction, record_change
 from app.pools.changes import snapshot
 from app.pools.conflict_service import CONFLICT_FIELDS
 from app.pools.demo import DemoEnterprise, DemoInspector, demo_pool, iter_scaled_enterprises
@@ -45,7 +45,7 @@ def _new_inspector(d: DemoInspector) -> NewInspector:
         name=d.name,
         cert_valid_from=d.cert_valid_from,
         cert_valid_to=d.cert_valid_to,
-        unit=d.unit,
+        organisation=d.organisation,
         county_code=d.county_code,
         specialties=tuple(d.specialties),
         active=d.active,
@@ -91,7 +91,7 @@ def load_demo_pool(session: Session) -> dict[str, int]:
             session,
             entity="conflict",
             entity_id=conflict.id,
-            action="create",
+            action=ChangeAction.CREATE,
             actor=DEMO_ACTOR,
             before=None,
             after=snapshot(conflict, CONFLICT_FIELDS),
@@ -108,7 +108,7 @@ def load_demo_pool(session: Session) -> dict[str, int]:
         session,
         entity="directory",
         entity_id=0,
-        action="demo",
+        action=ChangeAction.DEMO,
         actor=DEMO_ACTOR,
         before=None,
         after={"enterprises": len(ids), "inspectors": len(inspector_ids)},

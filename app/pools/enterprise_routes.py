@@ -40,7 +40,9 @@ class EnterpriseFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    county: list[schemas.CountyCode] = Field(default_factory=list, description="县市区代码或名称")
+    county_code: list[schemas.CountyCode] = Field(
+        default_factory=list, alias="county", description="县市区代码或名称"
+    )
     sector: list[SectorCode] = Field(default_factory=list, description="行业领域代码")
     subtype: list[SubtypeCode] = Field(default_factory=list, description="企业类别代码")
     status: list[StatusCode] = Field(default_factory=list, description="经营状态代码")
@@ -55,7 +57,7 @@ class EnterpriseFilters(BaseModel):
     def query(self) -> Select[Enterprise]:
         """The matching enterprises."""
         return service.enterprise_query(
-            county=self.county,
+            county_code=self.county_code,
             sector=self.sector,
             subtype=self.subtype,
             status=self.status,

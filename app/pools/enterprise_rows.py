@@ -61,7 +61,7 @@ class EnterpriseRow:
         """The row as the model reads it, for the few rows whose changes are
         listed or that update a stored record (the row passed: this cannot fail)."""
         if self._model is None:
-            self._model = schemas.EnterpriseCreate.model_validate(self.values)
+            self._model = schemas.EnterpriseCreate.model_validate(self.values, by_name=True)
         return ValidRow(self.number, self._model, self.values, self.notes)
 
 
@@ -147,7 +147,7 @@ _Cell = tuple[Any, Any, str | None, str] | None
 MEMO_SIZE = 4_096
 _KEY = re.compile(r"[^\s:]+")  # schemas.KeyText's pattern; Python's \s covers pydantic's
 _REPEATING = frozenset(
-    {"county", "sector", "subtype", "status", "risk_grade", "key_supervision", "tags"}
+    {"county_code", "sector", "subtype", "status", "risk_grade", "key_supervision", "tags"}
 )
 
 
@@ -185,7 +185,9 @@ def _by_model(column: Column) -> Callable[[str], _Cell]:
             return None
         given, what, change = tidy(column, text)
         try:
-            value = getattr(schemas.EnterpriseUpdate.model_validate({name: given}), name)
+            value = getattr(
+                schemas.EnterpriseUpdate.model_validate({name: given}, by_name=True), name
+            )
         except ValidationError:
             return None
         return None if value is None else (given, value, what, change)
@@ -298,8 +300,8 @@ def _record(
     """The record of a row's field values, with EnterpriseCreate's required
     fields and its checks across fields; None where the model would object."""
     try:
-        uscc, name, county, subtype = (
-            fields["uscc"], fields["name"], fields["county"], fields["subtype"]
+        uscc, name, county_code, subtype = (
+            fields["uscc"], fields["name"], fields["county_code"], fields["subtype"]
         )  # fmt: skip
     except KeyError:
         return None
@@ -311,7 +313,7 @@ def _record(
     if "highway_station" in tags and not pair_key:
         return None
     new = NewEnterprise(
-        uscc, name, county, sector, subtype, fields.get("status", "operating"),
+        uscc, name, county_code, sector, subtype, fields.get("status", "operating"),
         fields.get("risk_grade"), fields.get("key_supervision", False), pair_key,
         fields.get("address", ""), tuple(tags),
     )  # fmt: skip

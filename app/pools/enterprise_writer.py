@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from app import reference as ref
 from app.bulk import insert_rows
 from app.errors import Conflict, InvalidInput
-from app.history import record_change
+from app.history import ChangeAction, record_change
 from app.pools import schemas
 from app.pools.changes import (
     check_version,
@@ -79,7 +79,7 @@ class NewEnterprise(NamedTuple):
         return cls(
             data.uscc,
             data.name,
-            data.county,
+            data.county_code,
             data.sector or ref.SECTOR_OF_SUBTYPE[data.subtype],
             data.subtype,
             data.status,
@@ -180,11 +180,8 @@ def create_enterprise(
 
 
 def update_values(data: schemas.EnterpriseFields, *, partial: bool = True) -> dict[str, Any]:
-    """The stored columns an input sets (county -> county_code, the sector a
-    new subtype implies)."""
+    """The stored columns an input sets (the sector a new subtype implies)."""
     values = data.model_dump(exclude_unset=partial, exclude={"version", "uscc"})
-    if "county" in values:
-        values["county_code"] = values.pop("county")
     if "subtype" in values and "sector" not in values:
         values["sector"] = data.sector
     return values
@@ -252,7 +249,7 @@ def restore_enterprise(session: Session, *, enterprise: Enterprise, actor: str) 
         session,
         entity=ENTITY,
         entity_id=enterprise.id,
-        action="restore",
+        action=ChangeAction.RESTORE,
         actor=actor,
         before={"reason": enterprise.retired_reason},
         after=None,

@@ -59,7 +59,7 @@ def _inspector_cells(i: Inspector) -> list[str]:
         i.cert_no,
         i.cert_valid_from.isoformat(),
         i.cert_valid_to.isoformat(),
-        i.unit,
+        i.organisation,
         ref.COUNTY_BY_CODE[i.county_code].name if i.county_code else "",
         "、".join(_label(ref.SECTORS, s) for s in i.specialties),
         "是" if i.active else "否",

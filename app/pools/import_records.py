@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.pools import schemas, service
+from app.pools.changes import column_name
 from app.pools.columns import INSPECTION_COLUMNS, INSPECTOR_COLUMNS
 from app.pools.import_batch import done, read_file, start_batch
 from app.pools.inspection_writer import NewInspection, create_inspections, stored_visits
@@ -52,12 +53,10 @@ def import_inspectors(
             continue
         given = {f: getattr(model, f) for f in row.values if f != "cert_no"}
         before = service.inspector_snapshot(current)
-        update = schemas.InspectorUpdate.model_validate(given)
+        update = schemas.InspectorUpdate.model_validate(given, by_name=True)
         proposed = dict(before)
         for f, v in update.model_dump(exclude_unset=True, exclude={"version"}).items():
-            proposed["county_code" if f == "county" else f] = (
-                v.isoformat() if isinstance(v, date) else v
-            )
+            proposed[column_name(Inspector, f)] = v.isoformat() if isinstance(v, date) else v
         changed = sorted(k for k in proposed if proposed[k] != before[k])
         if not changed:
             report.unchanged += 1

@@ -237,7 +237,7 @@ def _apply_enterprise_updates(
         before = service.enterprise_snapshot(enterprise)
         proposed = dict(before)
         for field_name, value in given.items():
-            proposed["county_code" if field_name == "county" else field_name] = value
+            proposed[field_name] = value
         changed = sorted(k for k in proposed if proposed[k] != before[k])
         if not changed:
             report.unchanged += 1
@@ -250,8 +250,9 @@ def _apply_enterprise_updates(
             session,
             enterprise=enterprise,
             data=schemas.EnterpriseUpdate.model_validate(
-                {("county" if k == "county_code" else k): proposed[k] for k in changed}
-                | {"subtype": proposed["subtype"], "sector": proposed["sector"]}
+                {k: proposed[k] for k in changed}
+                | {"subtype": proposed["subtype"], "sector": proposed["sector"]},
+                by_name=True,
             ),
             actor=actor,
             import_id=batch.id,

@@ -39,8 +39,12 @@ class InspectorFilters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    unit: list[schemas.UnitName] = Field(default_factory=list, description="所属单位")
-    county: list[schemas.CountyCode] = Field(default_factory=list, description="县市区代码或名称")
+    organisation: list[schemas.OrganisationName] = Field(
+        default_factory=list, alias="unit", description="所属单位"
+    )
+    county_code: list[schemas.CountyCode] = Field(
+        default_factory=list, alias="county", description="县市区代码或名称"
+    )
     specialty: SectorCode | None = Field(default=None, description="专业领域代码")
     active: bool | None = Field(default=None, description="是否在岗")
     valid_on: date | None = Field(default=None, description="执法证在该日有效")
@@ -52,8 +56,8 @@ class InspectorFilters(BaseModel):
     def query(self) -> Select[Inspector]:
         """The matching inspectors."""
         return service.inspector_query(
-            unit=self.unit,
-            county=self.county,
+            organisation=self.organisation,
+            county_code=self.county_code,
             specialty=self.specialty,
             active=self.active,
             valid_on=self.valid_on,

@@ -36,8 +36,8 @@ def inspector_by_cert(session: Session, cert_no: str) -> Inspector:
 
 def inspector_query(
     *,
-    unit: Sequence[str] = (),
-    county: Sequence[str] = (),
+    organisation: Sequence[str] = (),
+    county_code: Sequence[str] = (),
     specialty: str | None = None,
     active: bool | None = None,
     valid_on: date | None = None,
@@ -46,10 +46,10 @@ def inspector_query(
 ) -> Select[Inspector]:
     """Inspectors matching every given filter."""
     stmt = select(Inspector)
-    if unit:
-        stmt = stmt.where(Inspector.unit.in_(unit))
-    if county:
-        stmt = stmt.where(Inspector.county_code.in_(county))
+    if organisation:
+        stmt = stmt.where(Inspector.organisation.in_(organisation))
+    if county_code:
+        stmt = stmt.where(Inspector.county_code.in_(county_code))
     if active is not None:
         stmt = stmt.where(Inspector.active.is_(active))
     if valid_on is not None:

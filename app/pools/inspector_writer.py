@@ -56,7 +56,7 @@ class NewInspector:
     name: str
     cert_valid_from: date
     cert_valid_to: date
-    unit: str
+    organisation: str
     county_code: str | None
     specialties: tuple[str, ...]
     active: bool
@@ -69,8 +69,8 @@ class NewInspector:
             data.name,
             data.cert_valid_from,
             data.cert_valid_to,
-            data.unit,
-            data.county,
+            data.organisation,
+            data.county_code,
             tuple(data.specialties),
             data.active,
             data.phone,
@@ -83,7 +83,7 @@ class NewInspector:
             self.name,
             self.cert_valid_from,
             self.cert_valid_to,
-            self.unit,
+            self.organisation,
             self.county_code,
             list(self.specialties),
             self.active,
@@ -100,7 +100,7 @@ class NewInspector:
             "name": self.name,
             "cert_valid_from": self.cert_valid_from.isoformat(),
             "cert_valid_to": self.cert_valid_to.isoformat(),
-            "unit": self.unit,
+            "unit": self.organisation,  # history names the column
             "county_code": self.county_code,
             "specialties": list(self.specialties),
             "active": self.active,
@@ -150,10 +150,7 @@ def create_inspector(
 
 
 def update_values(data: schemas.InspectorFields, *, partial: bool = True) -> dict[str, Any]:
-    values = data.model_dump(exclude_unset=partial, exclude={"version", "cert_no"})
-    if "county" in values:
-        values["county_code"] = values.pop("county")
-    return values
+    return data.model_dump(exclude_unset=partial, exclude={"version", "cert_no"})
 
 
 def update_inspector(

@@ -35,8 +35,9 @@ class County(Base):
     sort_order: Mapped[int] = mapped_column(Integer)
 
 
-class Unit(Base):
-    """A unit inspectors belong to: a section, the detachment, a brigade, a county bureau."""
+class Organisation(Base):
+    """A unit of the bureau inspectors belong to (单位: a section, the detachment, a
+    brigade, a county bureau); the table keeps its first name, units."""
 
     __tablename__ = "units"
 
@@ -110,7 +111,7 @@ class Inspector(Base):
     cert_no: Mapped[str] = mapped_column(String(32), unique=True)
     cert_valid_from: Mapped[date] = mapped_column(Date)
     cert_valid_to: Mapped[date] = mapped_column(Date)
-    unit: Mapped[str] = mapped_column(ForeignKey("units.name"), index=True)
+    organisation: Mapped[str] = mapped_column("unit", ForeignKey("units.name"), index=True)
     county_code: Mapped[str | None] = mapped_column(ForeignKey("counties.code"))
     specialties: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

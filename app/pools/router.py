@@ -108,5 +108,8 @@ def reference_data() -> dict[str, object]:
         "risk_grades": [{"code": t.code, "label": t.label} for t in ref.RISK_GRADES],
         "tags": [{"code": t.code, "label": t.label} for t in ref.TAGS],
         "inspection_kinds": [{"code": t.code, "label": t.label} for t in ref.INSPECTION_KINDS],
-        "units": [{"name": u.name, "kind": u.kind, "county": u.county_code} for u in ref.UNITS],
+        "units": [
+            {"name": u.name, "kind": u.kind, "county_code": u.county_code}
+            for u in ref.ORGANISATIONS
+        ],
     }

@@ -335,7 +335,8 @@ def validate_row(
     problems: Problems,
 ) -> M | None:
     try:
-        return model.model_validate(values)
+        # Keyed by field names (county_code), not the API's names (county).
+        return model.model_validate(values, by_name=True)
     except ValidationError as exc:
         for err in exc.errors():
             loc = err.get("loc") or ()
@@ -429,9 +430,22 @@ def _shown(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
+# The fields whose names in the API and the files ("county", "unit") are not
+# their names in app code; history names the organisation by its column, "unit".
+_PUBLIC_NAMES = {"county_code": "county", "organisation": "unit"}
+_FIELD_OF_COLUMN = {"unit": "organisation"}
+
+
 def _field_change(report: ImportReport, name: str, old: Any, new: Any) -> dict[str, Any]:
-    api_name = "county" if name == "county_code" else name
-    return {"field": api_name, "column": report.where.get(api_name), "old": old, "new": new}
+    """One field's change as the answer lists it; `name` is the field's (a new
+    record's) or its column's (a changed record's history snapshot)."""
+    field_name = _FIELD_OF_COLUMN.get(name, name)
+    return {
+        "field": _PUBLIC_NAMES.get(field_name, field_name),
+        "column": report.where.get(field_name),
+        "old": old,
+        "new": new,
+    }
 
 
 def created(report: ImportReport, row: ValidRow[Any], key_field: str) -> dict[str, Any]:

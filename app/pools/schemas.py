@@ -45,7 +45,7 @@ def _uscc(value: str) -> str:
         raise ValueError(exc.message) from exc
 
 
-def _county(value: str) -> str:
+def _county_code(value: str) -> str:
     county = ref.county_of(value)
     if county is None:
         names = "、".join(c.name for c in ref.COUNTIES)
@@ -93,7 +93,7 @@ def _split_list(value: Any) -> Any:
 
 Text = Annotated[str, Stripped]
 USCC = Annotated[str, Stripped, AfterValidator(_uscc)]
-CountyCode = Annotated[str, Stripped, AfterValidator(_county)]
+CountyCode = Annotated[str, Stripped, AfterValidator(_county_code)]
 Sector = Annotated[str, Stripped, _term(ref.SECTORS, "行业领域")]
 Subtype = Annotated[str, Stripped, _term(ref.ALL_SUBTYPES, "企业类别")]
 Status = Annotated[str, Stripped, _term(ref.STATUSES, "经营状态")]
@@ -104,13 +104,14 @@ InspectionKind = Annotated[str, Stripped, _term(ref.INSPECTION_KINDS, "检查类
 KeyText = Annotated[str, Stripped, Field(pattern=r"^[^\s:]+$", max_length=64)]
 
 
-def _unit(value: str) -> str:
-    if value not in ref.UNIT_NAMES:
-        raise ValueError(f"未知的单位“{value}”，应为：{'、'.join(sorted(ref.UNIT_NAMES))}")
+def _organisation(value: str) -> str:
+    if value not in ref.ORGANISATION_NAMES:
+        names = "、".join(sorted(ref.ORGANISATION_NAMES))
+        raise ValueError(f"未知的单位“{value}”，应为：{names}")
     return value
 
 
-UnitName = Annotated[str, Stripped, AfterValidator(_unit)]
+OrganisationName = Annotated[str, Stripped, AfterValidator(_organisation)]
 
 
 class EnterpriseFields(CleanInput):
@@ -119,8 +120,8 @@ class EnterpriseFields(CleanInput):
     model_config = ConfigDict(extra="forbid", str_max_length=300)
 
     name: Text | None = Field(default=None, min_length=2, max_length=200, description="企业名称")
-    county: CountyCode | None = Field(
-        default=None, description="县市区代码或名称，如 430422 或 衡南县"
+    county_code: CountyCode | None = Field(
+        default=None, alias="county", description="县市区代码或名称，如 430422 或 衡南县"
     )
     sector: Sector | None = Field(default=None, description="行业领域代码，缺省时由企业类别推出")
     subtype: Subtype | None = Field(default=None, description="企业类别代码，如 gas_station")
@@ -147,7 +148,7 @@ class EnterpriseCreate(EnterpriseFields):
 
     uscc: USCC = Field(description="统一社会信用代码（18位，含校验位）")
     name: Text = Field(min_length=2, max_length=200, description="企业名称")
-    county: CountyCode = Field(description="县市区代码或名称")
+    county_code: CountyCode = Field(alias="county", description="县市区代码或名称")
     subtype: Subtype = Field(description="企业类别代码")
     status: Status = Field(default="operating", description="经营状态代码")
     key_supervision: bool = False
@@ -178,12 +179,14 @@ class Retire(CleanInput):
 class EnterpriseOut(BaseModel):
     """An enterprise as the directory holds it."""
 
-    model_config = ConfigDict(from_attributes=True)
+    # Built in code by field names (county_code), always written by the public
+    # names (county), whatever serialises it.
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True, serialize_by_alias=True)
 
     id: int
     uscc: str
     name: str
-    county: str = Field(description="县市区代码")
+    county_code: str = Field(alias="county", description="县市区代码")
     county_name: str
     sector: SectorCode
     subtype: SubtypeCode
@@ -208,8 +211,10 @@ class InspectorFields(CleanInput):
     name: Text | None = Field(default=None, min_length=2, max_length=64, description="姓名")
     cert_valid_from: date | None = Field(default=None, description="执法证有效期起")
     cert_valid_to: date | None = Field(default=None, description="执法证有效期止")
-    unit: UnitName | None = Field(default=None, description="所属单位")
-    county: CountyCode | None = Field(default=None, description="所在县市区")
+    organisation: OrganisationName | None = Field(
+        default=None, alias="unit", description="所属单位"
+    )
+    county_code: CountyCode | None = Field(default=None, alias="county", description="所在县市区")
     specialties: Sectors | None = Field(default=None, description="专业领域（行业领域代码）")
     active: bool | None = Field(default=None, description="是否在岗")
     phone: Annotated[str, Stripped, Field(pattern=r"^[0-9+\- ]{5,20}$")] | None = Field(
@@ -236,7 +241,7 @@ class InspectorCreate(InspectorFields):
     )
     cert_valid_from: date
     cert_valid_to: date
-    unit: UnitName
+    organisation: OrganisationName = Field(alias="unit")
     specialties: Sectors = Field(default_factory=list)
     active: bool = True
 
@@ -246,15 +251,17 @@ class InspectorUpdate(InspectorFields):
 
 
 class InspectorOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    # Built in code by field names (county_code), always written by the public
+    # names (county), whatever serialises it.
+    model_config = ConfigDict(from_attributes=True, validate_by_name=True, serialize_by_alias=True)
 
     id: int
     name: str
     cert_no: str
     cert_valid_from: date
     cert_valid_to: date
-    unit: str
-    county: str | None
+    organisation: str = Field(alias="unit")
+    county_code: str | None = Field(alias="county")
     specialties: list[SectorCode]
     active: bool
     phone: str | None = Field(description="联系电话（仅内部可见）")

@@ -83,7 +83,7 @@ __all__ = [
 
 def enterprise_query(
     *,
-    county: Sequence[str] = (),
+    county_code: Sequence[str] = (),
     sector: Sequence[str] = (),
     subtype: Sequence[str] = (),
     status: Sequence[str] = (),
@@ -95,8 +95,8 @@ def enterprise_query(
 ) -> Select[Enterprise]:
     """The enterprises matching every given filter (values within one filter are OR)."""
     stmt = select(Enterprise)
-    if county:
-        stmt = stmt.where(Enterprise.county_code.in_(county))
+    if county_code:
+        stmt = stmt.where(Enterprise.county_code.in_(county_code))
     if sector:
         stmt = stmt.where(Enterprise.sector.in_(sector))
     if subtype:

@@ -81,7 +81,7 @@ def enterprise_detail(session: Session, uscc: str, *, today: date) -> dict[str, 
     return {
         "uscc": code,
         "name": first["name"],
-        "county": first["county"],
+        "county_name": first["county_name"],
         "subtype": first["subtype"],
         "draws": rows,
         "year": today.year,

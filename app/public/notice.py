@@ -84,7 +84,7 @@ def rows(detail: dict[str, Any]) -> list[list[str]]:
             stratum["label"],
             row["name"],
             row["uscc"],
-            row["county"],
+            row["county_name"],
             row["subtype"],
             "、".join(f"{m['name']}（{m['cert_no']}）" for m in row["team"]),
             row["outcome"]["text"],

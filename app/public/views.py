@@ -238,7 +238,7 @@ def draw_detail(session: Session, draw: Draw, *, today: date) -> dict[str, Any]:
                         "unit": unit["key"],
                         "uscc": code,
                         "name": e.name if e else code,
-                        "county": ref.COUNTY_BY_CODE[e.county_code].name if e else "",
+                        "county_name": ref.COUNTY_BY_CODE[e.county_code].name if e else "",
                         "subtype": SUBTYPE_LABELS.get(e.subtype, e.subtype) if e else "",
                         "team": team,
                         "outcome": _outcome(

@@ -71,7 +71,7 @@ def push() -> None:
     from app.config import get_settings
     from app.db import make_engine, make_sessionmaker
     from app.ledger.witness_worker import Witnessing
-    from app.ledger.witnessing import WitnessPolicyError, load_policy
+    from app.ledger.witnessing import Submitted, WitnessPolicyError, load_policy
 
     settings = get_settings()
     if settings.witness_policy is None:
@@ -93,16 +93,16 @@ def push() -> None:
     finally:
         engine.dispose()
     words = {
-        "cosigned": "已联署",
-        "current": "已是最新",
-        "waiting": "稍后重试",
-        "ahead": "报告更大的日志（回滚警报）",
-        "failed": "失败",
+        Submitted.COSIGNED: "已联署",
+        Submitted.CURRENT: "已是最新",
+        Submitted.WAITING: "稍后重试",
+        Submitted.AHEAD: "报告更大的日志（回滚警报）",
+        Submitted.FAILED: "失败",
     }
     for outcome in outcomes:
         size = f" 大小 {outcome.size}" if outcome.size is not None else ""
         typer.echo(f"{outcome.witness}：{words[outcome.status]}{size} {outcome.detail}".rstrip())
-    if any(o.status in ("ahead", "failed") for o in outcomes):
+    if any(o.status in (Submitted.AHEAD, Submitted.FAILED) for o in outcomes):
         raise typer.Exit(code=1)
 
 
