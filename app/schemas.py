@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Path
@@ -218,3 +219,20 @@ class PageQuery(BaseModel):
             page=self.page,
             page_size=self.page_size,
         )
+
+
+class ChangeOut(BaseModel):
+    """One entry of a record's history."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    action: str
+    actor: str = Field(description="经办人（API 密钥名称），如“王某（省执法系统）”")
+    actor_key_id: int | None = Field(
+        default=None, description="做出变更的 API 密钥的编号；命令行操作为空"
+    )
+    at: datetime
+    import_id: int | None
+    before: RecordSnapshotJson | None
+    after: RecordSnapshotJson | None

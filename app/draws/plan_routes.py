@@ -22,9 +22,8 @@ from app.draws.schemas import (
 from app.errors import PROBLEM_RESPONSES, NotFound
 from app.history import changes_of
 from app.idempotency import IDEMPOTENT
-from app.pools.schemas import ChangeOut
 from app.routing import TransactionalRoute
-from app.schemas import MAX_PAGE_SIZE, Page, PageQuery, RecordId, SectorCode
+from app.schemas import MAX_PAGE_SIZE, ChangeOut, Page, PageQuery, RecordId, SectorCode
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", responses=PROBLEM_RESPONSES)
 

@@ -32,9 +32,8 @@ from app.draws.schemas import (
 from app.errors import PROBLEM_RESPONSES
 from app.history import changes_of
 from app.idempotency import IDEMPOTENT
-from app.pools.schemas import ChangeOut
 from app.routing import TransactionalRoute
-from app.schemas import Page, PageQuery, RecordId
+from app.schemas import ChangeOut, Page, PageQuery, RecordId
 
 router = APIRouter(route_class=TransactionalRoute, prefix="/api/v1", responses=PROBLEM_RESPONSES)
 

@@ -19,6 +19,7 @@ from app.pools.models import Enterprise, Inspection
 from app.routing import TransactionalRoute
 from app.schemas import (
     MAX_PAGE_SIZE,
+    ChangeOut,
     Page,
     PageQuery,
     RecordId,
@@ -167,10 +168,10 @@ def restore_enterprise(
 )
 def enterprise_history(
     session: SessionDep, enterprise_id: RecordId, paging: Annotated[PageQuery, Query()]
-) -> Page[schemas.ChangeOut]:
+) -> Page[ChangeOut]:
     service.get_enterprise(session, enterprise_id)
     records = service.history(session, entity="enterprise", entity_id=enterprise_id)
-    return paging.of([schemas.ChangeOut.model_validate(r) for r in records])
+    return paging.of([ChangeOut.model_validate(r) for r in records])
 
 
 @router.get(

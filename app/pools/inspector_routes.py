@@ -22,6 +22,7 @@ from app.routing import TransactionalRoute
 from app.schemas import (
     MAX_PAGE_SIZE,
     MAX_RECORD_ID,
+    ChangeOut,
     Page,
     PageQuery,
     RecordId,
@@ -141,10 +142,10 @@ def retire_inspector(
 )
 def inspector_history(
     session: SessionDep, inspector_id: RecordId, paging: Annotated[PageQuery, Query()]
-) -> Page[schemas.ChangeOut]:
+) -> Page[ChangeOut]:
     service.get_inspector(session, inspector_id)
     records = service.history(session, entity="inspector", entity_id=inspector_id)
-    return paging.of([schemas.ChangeOut.model_validate(r) for r in records])
+    return paging.of([ChangeOut.model_validate(r) for r in records])
 
 
 # -- conflicts of interest ----------------------------------------------------
@@ -225,7 +226,7 @@ def update_conflict(
 )
 def conflict_history(
     session: SessionDep, conflict_id: RecordId, paging: Annotated[PageQuery, Query()]
-) -> Page[schemas.ChangeOut]:
+) -> Page[ChangeOut]:
     service.get_conflict(session, conflict_id)
     records = service.history(session, entity="conflict", entity_id=conflict_id)
-    return paging.of([schemas.ChangeOut.model_validate(r) for r in records])
+    return paging.of([ChangeOut.model_validate(r) for r in records])

@@ -24,7 +24,6 @@ from app.pools.cells import term_form
 from app.pools.uscc import InvalidUSCC, validate_uscc
 from app.schemas import (
     InspectionKindCode,
-    RecordSnapshotJson,
     RiskGradeCode,
     SectorCode,
     StatusCode,
@@ -343,20 +342,3 @@ class InspectionOut(BaseModel):
     source: str
     note: str
     created_at: datetime
-
-
-class ChangeOut(BaseModel):
-    """One entry of a record's history."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    action: str
-    actor: str = Field(description="经办人（API 密钥名称），如“王某（省执法系统）”")
-    actor_key_id: int | None = Field(
-        default=None, description="做出变更的 API 密钥的编号；命令行操作为空"
-    )
-    at: datetime
-    import_id: int | None
-    before: RecordSnapshotJson | None
-    after: RecordSnapshotJson | None
