@@ -107,11 +107,10 @@ def cpu_seconds() -> float:
 
 def import_file(path: Path, url: str) -> dict[str, float]:
     """Import `path` into the database at `url` (the child's work)."""
-    data = path.read_bytes()
     engine = make_engine(url)
-    with make_sessionmaker(engine)() as session:
+    with path.open("rb") as file, make_sessionmaker(engine)() as session:
         started, cpu = time.perf_counter(), cpu_seconds()
-        report = import_enterprises(session, data=data, filename=path.name, actor="bench")
+        report = import_enterprises(session, file=file, filename=path.name, actor="bench")
         session.commit()
         seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     engine.dispose()

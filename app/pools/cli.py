@@ -56,8 +56,8 @@ def import_file(
         raise typer.BadParameter(f"应为 {'、'.join(IMPORTERS)} 之一", param_hint="TARGET")
     importer = IMPORTERS[target][0]
     engine = make_engine(_prepare())
-    data = file.read_bytes()
     with (
+        file.open("rb") as opened,
         make_sessionmaker(engine)() as session,
         typer.progressbar(length=1, label=f"导入 {file.name}") as bar,
     ):
@@ -73,7 +73,7 @@ def import_file(
             if importer is import_enterprises:
                 report = import_enterprises(
                     session,
-                    data=data,
+                    file=opened,
                     filename=file.name,
                     actor=actor,
                     dry_run=dry_run,
@@ -81,7 +81,7 @@ def import_file(
                 )
             else:
                 report = importer(
-                    session, data=data, filename=file.name, actor=actor, dry_run=dry_run
+                    session, file=opened, filename=file.name, actor=actor, dry_run=dry_run
                 )
         except ImportRejected as exc:
             session.rollback()

@@ -26,6 +26,7 @@ from app import reference as ref
 from app.errors import ProblemItem
 from app.pools import schemas
 from app.pools.cells import CLEAR_MARKERS
+from app.pools.code_set import CodeSet
 from app.pools.columns import Column
 from app.pools.enterprise_writer import NewEnterprise
 from app.pools.rows import (
@@ -99,20 +100,20 @@ _NO_NOTES: tuple[str, ...] = ()
 
 
 class SeenCodes:
-    """The codes met so far in a file, kept alone: the duplicate check of a
-    million-row file holds a million codes, not their rows too. A repeated
-    code's problem names the row the code first came in; those rows are found
-    at the end, by reading the file once more (a file refused anyway)."""
+    """The codes met so far in a file, kept alone and compactly (a CodeSet):
+    the duplicate check of a million-row file holds a million codes, not their
+    rows or row numbers too. A repeated code's problem names the row the code
+    first came in; those rows are found at the end, by reading the file once
+    more (a file refused anyway)."""
 
     def __init__(self, layout: Layout) -> None:
-        self.codes: set[str] = set()
+        self.codes = CodeSet()
         self.column = layout.where("uscc")
         self.unnamed: dict[str, list[ProblemItem]] = {}  # code -> its listed problems
 
     def add(self, code: str, row_number: int, problems: Problems) -> bool:
         """Whether `code` is new in the file; if not, the problem is added."""
-        if code not in self.codes:
-            self.codes.add(code)
+        if self.codes.add(code):
             return True
         item = problems.add(
             row=row_number,

@@ -6,7 +6,7 @@ validated first, then the new records created in one batch by their writers
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,11 +21,11 @@ from app.pools.rows import ImportReport, ValidRow, created, duplicate_check, upd
 
 
 def import_inspectors(
-    session: Session, *, data: bytes, filename: str, actor: str, dry_run: bool = False
+    session: Session, *, file: BinaryIO, filename: str, actor: str, dry_run: bool = False
 ) -> ImportReport:
     """Validate a file of inspectors and upsert them all, or reject it whole."""
     report = ImportReport(target="inspectors", dry_run=dry_run)
-    table, columns, problems = read_file(data, filename, INSPECTOR_COLUMNS, report)
+    table, columns, problems = read_file(file, filename, INSPECTOR_COLUMNS, report)
     existing = {i.cert_no: i for i in session.scalars(select(Inspector))}
     seen: dict[str, int] = {}
     planned: list[ValidRow[schemas.InspectorCreate]] = []
@@ -38,7 +38,7 @@ def import_inspectors(
     batch = (
         None
         if dry_run
-        else start_batch(session, target="inspectors", filename=filename, data=data, actor=actor)
+        else start_batch(session, target="inspectors", filename=filename, file=file, actor=actor)
     )
     changes: list[dict[str, Any]] = []
     creates: list[NewInspector] = []
@@ -78,11 +78,11 @@ def import_inspectors(
 
 
 def import_inspections(
-    session: Session, *, data: bytes, filename: str, actor: str, dry_run: bool = False
+    session: Session, *, file: BinaryIO, filename: str, actor: str, dry_run: bool = False
 ) -> ImportReport:
     """Validate a file of inspection records and add them all, or reject it whole."""
     report = ImportReport(target="inspections", dry_run=dry_run)
-    table, columns, problems = read_file(data, filename, INSPECTION_COLUMNS, report)
+    table, columns, problems = read_file(file, filename, INSPECTION_COLUMNS, report)
     enterprises = {
         uscc: id_ for id_, uscc in session.execute(select(Enterprise.id, Enterprise.uscc))
     }
@@ -107,7 +107,7 @@ def import_inspections(
     batch = (
         None
         if dry_run
-        else start_batch(session, target="inspections", filename=filename, data=data, actor=actor)
+        else start_batch(session, target="inspections", filename=filename, file=file, actor=actor)
     )
     changes: list[dict[str, Any]] = []
     new = [NewInspection.of(row.model, enterprises[row.model.uscc]) for row in planned]

@@ -1,6 +1,6 @@
 """Reading and writing the spreadsheets and CSV files bureaus exchange.
 
-Pure functions over bytes. Reading keeps what validation needs to speak to a
+Pure functions over files and bytes. Reading keeps what validation needs to speak to a
 clerk: the row number as Excel or a text editor shows it, the column, and
 whether a spreadsheet cell was a *number* (how Excel destroys an 18-character
 code: 914304001234567890 becomes 9.14304E+17).
@@ -110,66 +110,105 @@ HeaderTest = Callable[[Sequence[str]], bool]
 
 
 def read_table(
-    data: bytes,
+    file: BinaryIO,
     filename: str | None = None,
     sheet: str | None = None,
     is_header: HeaderTest | None = None,
 ) -> Table:
     """Read a CSV (UTF-8, UTF-8 with BOM, GB18030), XLSX or XLS file.
 
+    `file` is read from its start, a piece at a time: a CSV's rows are decoded
+    as they are iterated, so a million-row upload is never held in memory
+    (`file` must stay open while they are; it is not closed here).
+
     The header is the first row that `is_header` accepts (given its cells as
     normalised header names), so titles, notes and merged banners above it are
     skipped; without such a row, or without `is_header`, the first non-blank row.
     """
-    if not data.strip():
+    if not any(piece.strip() for piece in pieces(file)):
         raise TableError("empty_file", "文件是空的")
-    if data.startswith(XLSX_MAGIC):
-        return _table(*_spreadsheet_rows(data, sheet), "xlsx", None, is_header)
-    if data.startswith(XLS_MAGIC):
-        return _table(*_spreadsheet_rows(data, sheet), "xls", None, is_header)
-    stream, encoding = _decode(data)
+    file.seek(0)
+    magic = file.read(len(XLS_MAGIC))
+    file.seek(0)
+    if magic.startswith(XLSX_MAGIC):
+        return _table(*_spreadsheet_rows(file, sheet), "xlsx", None, is_header)
+    if magic.startswith(XLS_MAGIC):
+        return _table(*_spreadsheet_rows(file, sheet), "xls", None, is_header)
+    stream, encoding = _decode(file)
     # Lines, for the progress bar: a newline byte is a newline in both encodings.
-    return _table(_csv_rows(stream), data.count(b"\n"), "csv", encoding, is_header)
+    lines = sum(piece.count(b"\n") for piece in pieces(file))
+    file.seek(0)
+    return _table(_csv_rows(stream), lines, "csv", encoding, is_header)
 
 
-# Bytes checked at a time: a file's encoding is settled without its whole text.
-_CHECK_BYTES = 1 << 20
+# Bytes read at a time: a file is checked and hashed without its whole content.
+PIECE_BYTES = 1 << 20
 
 
-def _decodes(data: bytes, encoding: str) -> bool:
-    """Whether all of `data` is text in `encoding` (checked a piece at a time)."""
+def pieces(file: BinaryIO, start: int = 0) -> Iterator[bytes]:
+    """`file`'s bytes from `start` to its end, a piece at a time."""
+    file.seek(start)
+    while piece := file.read(PIECE_BYTES):
+        yield piece
+
+
+def _decodes(file: BinaryIO, encoding: str, start: int = 0) -> bool:
+    """Whether all of `file` from `start` is text in `encoding`."""
     decoder = codecs.getincrementaldecoder(encoding)()
-    view = memoryview(data)
     try:
-        for start in range(0, len(view), _CHECK_BYTES):
-            decoder.decode(view[start : start + _CHECK_BYTES])
+        for piece in pieces(file, start):
+            decoder.decode(piece)
         decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
     return True
 
 
-def _decode(data: bytes) -> tuple[TextIO, str]:
+def _decode(file: BinaryIO) -> tuple[TextIO, str]:
     """The file's text, decoded as it is read (a million-row file is never held
     as one string), and its encoding: UTF-8 (with or without BOM), else GB18030."""
-    if data.startswith(b"\xef\xbb\xbf"):
+    if file.read(3) == b"\xef\xbb\xbf":
         encoding = "utf-8-sig"  # which also takes the BOM off
-        if not _decodes(data[3:], "utf-8"):
+        if not _decodes(file, "utf-8", start=3):
             raise TableError(
                 "bad_encoding", "文件以 UTF-8 标记开头，但内容不是 UTF-8：请重新另存为 UTF-8"
             )
-    elif _decodes(data, "utf-8"):
+    elif _decodes(file, "utf-8"):
         encoding = "utf-8"
-    elif _decodes(data, "gb18030"):
+    elif _decodes(file, "gb18030"):
         # A NUL byte is NUL in GB18030 (no character has one inside).
-        if b"\x00" in data:
+        if any(b"\x00" in piece for piece in pieces(file)):
             raise TableError("unreadable_file", "文件不是表格文本：请上传 CSV、XLSX 或 XLS 文件")
         encoding = "gb18030"
     else:
         raise TableError(
             "bad_encoding", "无法识别文件编码：请另存为 UTF-8 或 GB18030（GBK）编码的 CSV，或 XLSX"
         )
-    return io.TextIOWrapper(io.BytesIO(data), encoding, newline=""), encoding
+    file.seek(0)
+    reader = io.BufferedReader(_Borrowed(file), buffer_size=1 << 16)
+    return io.TextIOWrapper(reader, encoding, newline=""), encoding
+
+
+class _Borrowed(io.RawIOBase):
+    """The caller's file, read by a text wrapper from where this reading got
+    to, whatever else reads the file meanwhile (the importer hashes it while
+    its rows are read), and never closed by the wrapper (which closes its file
+    when it is dropped; the file's owner closes it)."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        super().__init__()
+        self._file = file
+        self._position = file.tell()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self._file.seek(self._position)
+        data = self._file.read(len(buffer))
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
 
 
 def _csv_rows(stream: TextIO) -> Iterator[Row]:
@@ -193,9 +232,9 @@ def _csv_rows(stream: TextIO) -> Iterator[Row]:
         raise TableError("unreadable_file", f"第 {line} 行不是合规的 CSV：{exc}") from exc
 
 
-def _spreadsheet_rows(data: bytes, sheet: str | None) -> tuple[Iterator[Row], int]:
+def _spreadsheet_rows(file: BinaryIO, sheet: str | None) -> tuple[Iterator[Row], int]:
     try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        book = CalamineWorkbook.from_filelike(file)
         pages = book.get_sheet_by_name(sheet) if sheet else book.get_sheet_by_index(0)
         records = pages.iter_rows()
         # Rows are yielded from the sheet's first row, but cells only from its
