@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.pools import tabular
+from app.pools.code_set import CodeSet
 from app.pools.models import Enterprise, ImportBatch
 from tests.factories import uscc
 from tests.test_import import _csv, _row, _upload
@@ -163,3 +164,32 @@ def test_a_code_keeps_its_place_among_codes_kept_compactly(client: TestClient) -
     same = _upload(client, _csv(rows))
     assert same.status_code == 200, same.text
     assert (same.json()["created"], same.json()["unchanged"]) == (0, 8)
+
+
+def test_codes_kept_compactly_are_never_taken_for_one_another() -> None:
+    normal = "91430422MA4L12345M"  # a valid code with capitals
+    # Each of these reads as the same base-36 number as another, or as
+    # `normal`, to a careless encoding (case, underscores, signs, spaces,
+    # full-width digits, leading zeros); each is a different code.
+    tricky = [
+        normal,
+        normal.lower(),
+        normal[:8] + "_" + normal[9:],
+        normal[:8] + "+" + normal[9:],
+        normal[:8] + " " + normal[9:],
+        normal[:17] + "９",
+        normal[:8] + "0" + normal[8:],
+        normal[:8] + normal[9:],
+        uscc(serial=37),
+        uscc(region="430421", serial=36),
+    ]
+    assert len(set(tricky)) == len(tricky)
+    codes = CodeSet()
+    assert "91430400MA4L1X2Y3Z" not in codes
+    for code in tricky:
+        assert code not in codes, code
+        assert codes.add(code), code
+        assert code in codes
+    assert [codes.add(code) for code in tricky] == [False] * len(tricky)
+    assert len(codes) == len(tricky)
+    assert uscc(serial=38) not in codes and normal.upper()[:-1] not in codes
