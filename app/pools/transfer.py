@@ -82,7 +82,7 @@ def _upload(request: Request, file: UploadFile) -> BinaryIO:
 
 
 def _import_route(target: Target) -> Any:
-    importer, _columns = importing.IMPORTERS[target]
+    what = importing.TARGETS[target]
 
     # A plain function: FastAPI runs it in a worker thread, so an import that
     # waits for the database never stalls the event loop and the other requests.
@@ -93,7 +93,8 @@ def _import_route(target: Target) -> Any:
         file: UploadFile,
         dry_run: Annotated[bool, Query(description="试运行：只检查并报告将要发生的变化")] = False,
     ) -> ImportResult:
-        report = importer(
+        report = importing.run_import(
+            what,
             session,
             file=_upload(request, file),
             filename=file.filename or "upload",
@@ -119,7 +120,7 @@ def _import_route(target: Target) -> Any:
 
 
 def _template_route(target: Target) -> Any:
-    _importer, columns = importing.IMPORTERS[target]
+    columns = importing.TARGETS[target].columns
 
     def handler() -> Response:
         data = template_xlsx([_template_column(c) for c in columns])
