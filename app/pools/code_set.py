@@ -2,7 +2,7 @@
 every code of its file (to refuse a repeated one) and of the directory (to
 tell creates from updates), and these sets are what grows with the file.
 
-A code as Python keeps it costs 72 bytes (an 18-character string) besides its
+A code as Python keeps it costs some 70 bytes (an 18-character string) besides its
 slot in the set. Here a code in the normal form (GB 32100's 18 characters:
 digits and capitals) is kept as two exact parts: its first 8 characters
 (authority, category and region: a few dozen distinct values in a bureau's

@@ -43,17 +43,15 @@ class SeenKeys:
     names the row the key first came in; those rows are found at the end, by
     reading the file once more (a file refused anyway)."""
 
-    def __init__(self, layout: Layout, field: str, what: str, keys: CodeSet | set[str]) -> None:
-        self.keys = keys
+    def __init__(self, layout: Layout, field: str, what: str) -> None:
+        self.keys = CodeSet()  # exact for any key; compact for codes
         self.column = layout.where(field)
         self.what = what
         self.unnamed: dict[str, list[ProblemItem]] = {}  # key -> its listed problems
 
     def add(self, key: str, row_number: int, problems: Problems) -> bool:
         """Whether `key` is new in the file; if not, the problem is added."""
-        before = len(self.keys)
-        self.keys.add(key)
-        if len(self.keys) > before:
+        if self.keys.add(key):
             return True
         item = problems.add(
             row=row_number,

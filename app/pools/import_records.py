@@ -49,7 +49,7 @@ class _InspectorSorter(Waiting[_Inspector]):
     def __init__(self, session: Session, layout: Layout) -> None:
         super().__init__()
         self.stored = set(session.scalars(select(Inspector.cert_no)))
-        self.seen = SeenKeys(layout, "cert_no", "执法证号", set())
+        self.seen = SeenKeys(layout, "cert_no", "执法证号")
 
     def sort(self, row: _Inspector, problems: Problems) -> None:
         if self.seen.add(row.model.cert_no, row.number, problems):
@@ -129,7 +129,7 @@ class _InspectionSorter(Waiting[_Inspection]):
         self.enterprises = {
             uscc: id_ for id_, uscc in session.execute(select(Enterprise.id, Enterprise.uscc))
         }
-        self.seen = SeenKeys(layout, "uscc", "检查记录", set())
+        self.seen = SeenKeys(layout, "uscc", "检查记录")
         self.column = layout.where("uscc")
 
     def sort(self, row: _Inspection, problems: Problems) -> None:
