@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.pools import tabular
+from app.pools import file_text
 from app.pools.code_set import CodeSet
 from app.pools.models import Enterprise, ImportBatch
 from tests.factories import uscc
@@ -87,7 +87,7 @@ def test_the_memory_of_an_import_does_not_grow_with_the_file(
 def tiny_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
     """Files read 7 bytes at a time: every check meets many piece boundaries,
     inside characters of two and three bytes too."""
-    monkeypatch.setattr(tabular, "PIECE_BYTES", 7)
+    monkeypatch.setattr(file_text, "PIECE_BYTES", 7)
 
 
 def _problem(answer: Any) -> tuple[int, str, str]:

@@ -16,9 +16,10 @@ from app.errors import PayloadTooLarge
 from app.history import actor_key_id
 from app.pools.archive import ArchiveRefused, archive_limits, check_archive
 from app.pools.columns import Column, header_test
+from app.pools.file_text import pieces
 from app.pools.models import ImportBatch
 from app.pools.rows import ImportReport, Layout, Problems, layout, unreadable
-from app.pools.tabular import XLSX_MAGIC, Table, TableError, pieces, read_table
+from app.pools.tabular import XLSX_MAGIC, Table, TableError, read_table
 
 
 def read_file(

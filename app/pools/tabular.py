@@ -8,7 +8,6 @@ code: 914304001234567890 becomes 9.14304E+17).
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import itertools
@@ -22,6 +21,9 @@ from typing import Any, BinaryIO, TextIO
 import xlsxwriter
 from python_calamine import CalamineError, CalamineWorkbook
 
+from app.pools.file_text import TableError as TableError  # read from here too
+from app.pools.file_text import open_text, pieces
+
 XLSX_MAGIC = b"PK\x03\x04"
 XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _HEADER_MARKS = re.compile(r"(\*|＊|（必填）|\(必填\))$")
@@ -32,15 +34,6 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # What the CSV export prefixes with a quote, and so what its import takes it off.
 _NEUTRALISED = (*_FORMULA_START, "'")
 _RESTORED = frozenset(_NEUTRALISED)
-
-
-class TableError(ValueError):
-    """A file that cannot be read as a table, with a stable `code` and a Chinese `message`."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(slots=True)
@@ -134,81 +127,11 @@ def read_table(
         return _table(*_spreadsheet_rows(file, sheet), "xlsx", None, is_header)
     if magic.startswith(XLS_MAGIC):
         return _table(*_spreadsheet_rows(file, sheet), "xls", None, is_header)
-    stream, encoding = _decode(file)
+    stream, encoding = open_text(file)
     # Lines, for the progress bar: a newline byte is a newline in both encodings.
     lines = sum(piece.count(b"\n") for piece in pieces(file))
     file.seek(0)
     return _table(_csv_rows(stream), lines, "csv", encoding, is_header)
-
-
-# Bytes read at a time: a file is checked and hashed without its whole content.
-PIECE_BYTES = 1 << 20
-
-
-def pieces(file: BinaryIO, start: int = 0) -> Iterator[bytes]:
-    """`file`'s bytes from `start` to its end, a piece at a time."""
-    file.seek(start)
-    while piece := file.read(PIECE_BYTES):
-        yield piece
-
-
-def _decodes(file: BinaryIO, encoding: str, start: int = 0) -> bool:
-    """Whether all of `file` from `start` is text in `encoding`."""
-    decoder = codecs.getincrementaldecoder(encoding)()
-    try:
-        for piece in pieces(file, start):
-            decoder.decode(piece)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _decode(file: BinaryIO) -> tuple[TextIO, str]:
-    """The file's text, decoded as it is read (a million-row file is never held
-    as one string), and its encoding: UTF-8 (with or without BOM), else GB18030."""
-    if file.read(3) == b"\xef\xbb\xbf":
-        encoding = "utf-8-sig"  # which also takes the BOM off
-        if not _decodes(file, "utf-8", start=3):
-            raise TableError(
-                "bad_encoding", "文件以 UTF-8 标记开头，但内容不是 UTF-8：请重新另存为 UTF-8"
-            )
-    elif _decodes(file, "utf-8"):
-        encoding = "utf-8"
-    elif _decodes(file, "gb18030"):
-        # A NUL byte is NUL in GB18030 (no character has one inside).
-        if any(b"\x00" in piece for piece in pieces(file)):
-            raise TableError("unreadable_file", "文件不是表格文本：请上传 CSV、XLSX 或 XLS 文件")
-        encoding = "gb18030"
-    else:
-        raise TableError(
-            "bad_encoding", "无法识别文件编码：请另存为 UTF-8 或 GB18030（GBK）编码的 CSV，或 XLSX"
-        )
-    file.seek(0)
-    reader = io.BufferedReader(_Borrowed(file), buffer_size=1 << 16)
-    return io.TextIOWrapper(reader, encoding, newline=""), encoding
-
-
-class _Borrowed(io.RawIOBase):
-    """The caller's file, read by a text wrapper from where this reading got
-    to, whatever else reads the file meanwhile (the importer hashes it while
-    its rows are read), and never closed by the wrapper (which closes its file
-    when it is dropped; the file's owner closes it)."""
-
-    def __init__(self, file: BinaryIO) -> None:
-        super().__init__()
-        self._file = file
-        self._position = file.tell()
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        self._file.seek(self._position)
-        data = self._file.read(len(buffer))
-        buffer[: len(data)] = data
-        self._position += len(data)
-        return len(data)
 
 
 def _csv_rows(stream: TextIO) -> Iterator[Row]:
