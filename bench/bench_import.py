@@ -40,7 +40,7 @@ import app.models  # noqa: F401  (every table: the ORM resolves foreign keys acr
 from app import reference as ref
 from app.db import make_engine, make_sessionmaker
 from app.pools.demo import iter_scaled_enterprises
-from app.pools.importing import ENTERPRISE_COLUMNS, import_enterprises
+from app.pools.importing import ENTERPRISE_COLUMNS, ENTERPRISES, run_import
 from app.pools.tabular import write_csv, write_xlsx
 from bench.common import (
     Backend,
@@ -107,11 +107,10 @@ def cpu_seconds() -> float:
 
 def import_file(path: Path, url: str) -> dict[str, float]:
     """Import `path` into the database at `url` (the child's work)."""
-    data = path.read_bytes()
     engine = make_engine(url)
-    with make_sessionmaker(engine)() as session:
+    with path.open("rb") as file, make_sessionmaker(engine)() as session:
         started, cpu = time.perf_counter(), cpu_seconds()
-        report = import_enterprises(session, data=data, filename=path.name, actor="bench")
+        report = run_import(ENTERPRISES, session, file=file, filename=path.name, actor="bench")
         session.commit()
         seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     engine.dispose()

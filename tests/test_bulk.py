@@ -3,6 +3,7 @@ the ORM exactly as if the ORM had written it, on both databases."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime, timedelta, timezone
 from typing import cast
 
@@ -26,7 +27,7 @@ def test_rows_read_back_as_the_orm_writes_them(
     documents = [{"名称": f"企业{n}", "n": n, "ok": n % 2 == 0, "tags": ["a"]} for n in range(10)]
     with session_factory() as session:
         batch_id = start_batch(
-            session, target="enterprises", filename="x.csv", data=b"", actor="测试"
+            session, target="enterprises", filename="x.csv", file=io.BytesIO(), actor="测试"
         ).id
         ids = bulk.next_ids(session, RECORDS, len(documents))
         bulk.insert_rows(

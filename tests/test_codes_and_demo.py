@@ -141,7 +141,7 @@ def test_a_real_xls_file_is_read_with_numbers_flagged() -> None:
     sheet.write(3, 1, "乙公司")
     buffer = io.BytesIO()
     book.save(buffer)
-    table = read_table(buffer.getvalue(), "名录.xls")
+    table = read_table(io.BytesIO(buffer.getvalue()), "名录.xls")
     assert table.format == "xls"
     rows = list(table.rows)
     assert [r.number for r in rows] == [2, 4]  # the blank row 3 is skipped, not renumbered
@@ -150,7 +150,7 @@ def test_a_real_xls_file_is_read_with_numbers_flagged() -> None:
 
 def test_csv_rows_keep_their_line_numbers_across_quoted_newlines() -> None:
     data = '代码,地址\r\nA,"第一行\r\n第二行"\r\nB,普通\r\n'.encode("gbk")
-    table = read_table(data, "x.csv")
+    table = read_table(io.BytesIO(data), "x.csv")
     assert table.encoding == "gb18030"
     assert [(r.number, r.texts[0]) for r in table.rows] == [(2, "A"), (4, "B")]
 
@@ -162,7 +162,7 @@ def test_a_long_csv_is_read_whole_whatever_its_encoding(encoding: str) -> None:
     UTF-8 far down the file still makes it GB18030."""
     lines = [f"{n},衡南县示例企业{n}号“有限”公司" for n in range(60_000)]  # ~2.5 MB
     data = ("代码,名称\r\n" + "\r\n".join(lines) + "\r\n").encode(encoding)
-    table = read_table(data, "x.csv")
+    table = read_table(io.BytesIO(data), "x.csv")
     assert table.encoding == encoding
     assert [",".join(r.texts) for r in table.rows] == lines
 
@@ -170,19 +170,19 @@ def test_a_long_csv_is_read_whole_whatever_its_encoding(encoding: str) -> None:
 def test_a_csv_that_claims_utf8_but_is_not_is_refused_with_its_code() -> None:
     data = "\ufeff代码,名称\r\n1,甲\r\n".encode() + "乙".encode("gbk") + b"\r\n"
     with pytest.raises(TableError) as refused:
-        list(read_table(data, "x.csv").rows)
+        list(read_table(io.BytesIO(data), "x.csv").rows)
     assert refused.value.code == "bad_encoding"
 
 
 def test_a_nul_byte_in_a_gbk_file_is_not_a_table() -> None:
     data = "代码,名称\r\n1,甲\r\n".encode("gbk") + b"2,\x00\r\n"
     with pytest.raises(TableError) as refused:
-        read_table(data, "x.csv")
+        read_table(io.BytesIO(data), "x.csv")
     assert refused.value.code == "unreadable_file"
 
 
 def test_headers_are_normalised() -> None:
-    table = read_table("统一社会信用代码 *,企业名称（必填）\n1,2\n".encode(), "x.csv")
+    table = read_table(io.BytesIO("统一社会信用代码 *,企业名称（必填）\n1,2\n".encode()), "x.csv")
     assert table.headers == ("统一社会信用代码", "企业名称")
 
 

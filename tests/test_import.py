@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.history import ChangeRecord
-from app.pools import importing
+from app.pools import import_pipeline
 from app.pools.models import EnterpriseTag, ImportBatch
 from tests.factories import create_enterprise, uscc
 
@@ -284,7 +284,7 @@ def test_inspectors_and_inspections_import(client: TestClient) -> None:
 
 
 def _small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(importing, "CHUNK_ROWS", 2)
+    monkeypatch.setattr(import_pipeline, "CHUNK_ROWS", 2)
 
 
 def _stored(client: TestClient, code: str) -> dict[str, Any]:

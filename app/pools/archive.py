@@ -12,9 +12,9 @@ the parser trusts it (zipfile stops at the declared size and checks the CRC).
 
 from __future__ import annotations
 
-import io
 import zipfile
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from app.config import Settings
 from app.pools.tabular import TableError
@@ -52,10 +52,10 @@ class ArchiveRefused(TableError):
         self.too_large = too_large
 
 
-def check_archive(data: bytes, limits: ArchiveLimits) -> None:
+def check_archive(file: BinaryIO, limits: ArchiveLimits) -> None:
     """Refuse an archive whose members would inflate past `limits` (or lie about it)."""
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
+        archive = zipfile.ZipFile(file)
     except (zipfile.BadZipFile, ValueError) as exc:
         raise TableError("unreadable_file", f"表格文件已损坏（不是完整的 XLSX）：{exc}") from exc
     with archive:

@@ -50,14 +50,13 @@ def import_file(
     """Import a CSV/XLSX/XLS file into a directory: all rows or none."""
     from app.cli import _prepare
     from app.errors import ImportRejected
-    from app.pools.importing import IMPORTERS, import_enterprises
+    from app.pools.importing import TARGETS, run_import
 
-    if target not in IMPORTERS:
-        raise typer.BadParameter(f"应为 {'、'.join(IMPORTERS)} 之一", param_hint="TARGET")
-    importer = IMPORTERS[target][0]
+    if target not in TARGETS:
+        raise typer.BadParameter(f"应为 {'、'.join(TARGETS)} 之一", param_hint="TARGET")
     engine = make_engine(_prepare())
-    data = file.read_bytes()
     with (
+        file.open("rb") as opened,
         make_sessionmaker(engine)() as session,
         typer.progressbar(length=1, label=f"导入 {file.name}") as bar,
     ):
@@ -70,19 +69,15 @@ def import_file(
             last = done
 
         try:
-            if importer is import_enterprises:
-                report = import_enterprises(
-                    session,
-                    data=data,
-                    filename=file.name,
-                    actor=actor,
-                    dry_run=dry_run,
-                    progress=progress,
-                )
-            else:
-                report = importer(
-                    session, data=data, filename=file.name, actor=actor, dry_run=dry_run
-                )
+            report = run_import(
+                TARGETS[target],
+                session,
+                file=opened,
+                filename=file.name,
+                actor=actor,
+                dry_run=dry_run,
+                progress=progress,
+            )
         except ImportRejected as exc:
             session.rollback()
             typer.echo("")

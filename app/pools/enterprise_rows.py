@@ -23,7 +23,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from app import reference as ref
-from app.errors import ProblemItem
 from app.pools import schemas
 from app.pools.cells import CLEAR_MARKERS
 from app.pools.columns import Column
@@ -36,7 +35,6 @@ from app.pools.rows import (
     Problems,
     ValidRow,
     read_cells,
-    repeated_message,
     tidy,
     unreadable,
     validate_row,
@@ -96,45 +94,6 @@ def enterprise_rows(
 
 
 _NO_NOTES: tuple[str, ...] = ()
-
-
-class SeenCodes:
-    """The codes met so far in a file, kept alone: the duplicate check of a
-    million-row file holds a million codes, not their rows too. A repeated
-    code's problem names the row the code first came in; those rows are found
-    at the end, by reading the file once more (a file refused anyway)."""
-
-    def __init__(self, layout: Layout) -> None:
-        self.codes: set[str] = set()
-        self.column = layout.where("uscc")
-        self.unnamed: dict[str, list[ProblemItem]] = {}  # code -> its listed problems
-
-    def add(self, code: str, row_number: int, problems: Problems) -> bool:
-        """Whether `code` is new in the file; if not, the problem is added."""
-        if code not in self.codes:
-            self.codes.add(code)
-            return True
-        item = problems.add(
-            row=row_number,
-            column=self.column,
-            message=repeated_message(_CODE, code, 0),  # the first row is named at the end
-            code="duplicate_in_file",
-            value=code,
-        )
-        if item is not None:
-            self.unnamed.setdefault(code, []).append(item)
-        return False
-
-    def name_first_rows(self, rows: Iterator[EnterpriseRow]) -> None:
-        """Name in each listed problem the row its code first came in."""
-        for row in rows:
-            if not self.unnamed:
-                return
-            for item in self.unnamed.pop(row.new.uscc, ()):
-                item.message = repeated_message(_CODE, row.new.uscc, row.number)
-
-
-_CODE = "统一社会信用代码"
 
 
 # -- the converters -------------------------------------------------------------

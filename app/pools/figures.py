@@ -9,7 +9,7 @@ from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamil
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.pools.importing import IMPORTERS
+from app.pools.importing import TARGETS
 from app.pools.models import Enterprise, ImportBatch, Inspector
 
 # What an import did with a row, in ImportBatch's column order.
@@ -19,7 +19,7 @@ _IMPORT_OUTCOMES = ("created", "updated", "unchanged")
 def directory_figures(session: Session) -> Iterator[Metric]:
     """Imports by target (every target, even at zero) with their rows by outcome, and the
     records on each directory, retired ones excluded."""
-    totals = {target: (0, 0, 0, 0) for target in IMPORTERS}
+    totals = {target: (0, 0, 0, 0) for target in TARGETS}
     for target, batches, created, updated, unchanged in session.execute(
         select(
             ImportBatch.target,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 
@@ -15,21 +16,24 @@ from app.errors import PayloadTooLarge
 from app.history import actor_key_id
 from app.pools.archive import ArchiveRefused, archive_limits, check_archive
 from app.pools.columns import Column, header_test
+from app.pools.file_text import pieces
 from app.pools.models import ImportBatch
 from app.pools.rows import ImportReport, Layout, Problems, layout, unreadable
 from app.pools.tabular import XLSX_MAGIC, Table, TableError, read_table
 
 
 def read_file(
-    data: bytes, filename: str, columns: Sequence[Column], report: ImportReport
+    file: BinaryIO, filename: str, columns: Sequence[Column], report: ImportReport
 ) -> tuple[Table, Layout, Problems]:
     """The file's table and where each column is; a file without the
-    template's required columns is refused here."""
+    template's required columns is refused here. The table's rows are read
+    from `file` as they are iterated."""
     problems = Problems()
     try:
-        if data.startswith(XLSX_MAGIC):
-            check_archive(data, archive_limits(get_settings()))
-        table = read_table(data, filename, is_header=header_test(columns))
+        file.seek(0)
+        if file.read(len(XLSX_MAGIC)) == XLSX_MAGIC:
+            check_archive(file, archive_limits(get_settings()))
+        table = read_table(file, filename, is_header=header_test(columns))
     except ArchiveRefused as exc:
         if exc.too_large:
             raise _archive_too_large(filename, exc) from exc
@@ -57,12 +61,15 @@ def done(report: ImportReport, batch: ImportBatch | None, session: Session) -> I
 
 
 def start_batch(
-    session: Session, *, target: str, filename: str, data: bytes, actor: str
+    session: Session, *, target: str, filename: str, file: BinaryIO, actor: str
 ) -> ImportBatch:
+    digest = hashlib.sha256()
+    for piece in pieces(file):
+        digest.update(piece)
     batch = ImportBatch(
         target=target,
         filename=filename[:255],
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=digest.hexdigest(),
         actor=actor,
         actor_key_id=actor_key_id(actor),
         rows=0,

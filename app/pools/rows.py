@@ -464,6 +464,25 @@ def created(report: ImportReport, row: ValidRow[Any], key_field: str) -> dict[st
     }
 
 
+def count_update(
+    report: ImportReport,
+    row: ValidRow[Any],
+    key: str,
+    before: dict[str, Any],
+    proposed: dict[str, Any],
+    changes: list[dict[str, Any]],
+) -> list[str]:
+    """The fields a stored record's update changes (none: counted unchanged);
+    a change is counted, and its entry added to `changes`."""
+    changed = sorted(k for k in proposed if proposed[k] != before[k])
+    if not changed:
+        report.unchanged += 1
+        return changed
+    report.updated += 1
+    changes.append(updated(report, row, key, before, proposed, changed))
+    return changed
+
+
 def updated(
     report: ImportReport,
     row: ValidRow[Any],

@@ -1,6 +1,6 @@
 """Reading and writing the spreadsheets and CSV files bureaus exchange.
 
-Pure functions over bytes. Reading keeps what validation needs to speak to a
+Pure functions over files and bytes. Reading keeps what validation needs to speak to a
 clerk: the row number as Excel or a text editor shows it, the column, and
 whether a spreadsheet cell was a *number* (how Excel destroys an 18-character
 code: 914304001234567890 becomes 9.14304E+17).
@@ -8,7 +8,6 @@ code: 914304001234567890 becomes 9.14304E+17).
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import itertools
@@ -22,6 +21,9 @@ from typing import Any, BinaryIO, TextIO
 import xlsxwriter
 from python_calamine import CalamineError, CalamineWorkbook
 
+from app.pools.file_text import TableError as TableError  # read from here too
+from app.pools.file_text import open_text, pieces
+
 XLSX_MAGIC = b"PK\x03\x04"
 XLS_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _HEADER_MARKS = re.compile(r"(\*|＊|（必填）|\(必填\))$")
@@ -32,15 +34,6 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # What the CSV export prefixes with a quote, and so what its import takes it off.
 _NEUTRALISED = (*_FORMULA_START, "'")
 _RESTORED = frozenset(_NEUTRALISED)
-
-
-class TableError(ValueError):
-    """A file that cannot be read as a table, with a stable `code` and a Chinese `message`."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(slots=True)
@@ -110,66 +103,35 @@ HeaderTest = Callable[[Sequence[str]], bool]
 
 
 def read_table(
-    data: bytes,
+    file: BinaryIO,
     filename: str | None = None,
     sheet: str | None = None,
     is_header: HeaderTest | None = None,
 ) -> Table:
     """Read a CSV (UTF-8, UTF-8 with BOM, GB18030), XLSX or XLS file.
 
+    `file` is read from its start, a piece at a time: a CSV's rows are decoded
+    as they are iterated, so a million-row upload is never held in memory
+    (`file` must stay open while they are; it is not closed here).
+
     The header is the first row that `is_header` accepts (given its cells as
     normalised header names), so titles, notes and merged banners above it are
     skipped; without such a row, or without `is_header`, the first non-blank row.
     """
-    if not data.strip():
+    if not any(piece.strip() for piece in pieces(file)):
         raise TableError("empty_file", "文件是空的")
-    if data.startswith(XLSX_MAGIC):
-        return _table(*_spreadsheet_rows(data, sheet), "xlsx", None, is_header)
-    if data.startswith(XLS_MAGIC):
-        return _table(*_spreadsheet_rows(data, sheet), "xls", None, is_header)
-    stream, encoding = _decode(data)
+    file.seek(0)
+    magic = file.read(len(XLS_MAGIC))
+    file.seek(0)
+    if magic.startswith(XLSX_MAGIC):
+        return _table(*_spreadsheet_rows(file, sheet), "xlsx", None, is_header)
+    if magic.startswith(XLS_MAGIC):
+        return _table(*_spreadsheet_rows(file, sheet), "xls", None, is_header)
+    stream, encoding = open_text(file)
     # Lines, for the progress bar: a newline byte is a newline in both encodings.
-    return _table(_csv_rows(stream), data.count(b"\n"), "csv", encoding, is_header)
-
-
-# Bytes checked at a time: a file's encoding is settled without its whole text.
-_CHECK_BYTES = 1 << 20
-
-
-def _decodes(data: bytes, encoding: str) -> bool:
-    """Whether all of `data` is text in `encoding` (checked a piece at a time)."""
-    decoder = codecs.getincrementaldecoder(encoding)()
-    view = memoryview(data)
-    try:
-        for start in range(0, len(view), _CHECK_BYTES):
-            decoder.decode(view[start : start + _CHECK_BYTES])
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
-
-
-def _decode(data: bytes) -> tuple[TextIO, str]:
-    """The file's text, decoded as it is read (a million-row file is never held
-    as one string), and its encoding: UTF-8 (with or without BOM), else GB18030."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        encoding = "utf-8-sig"  # which also takes the BOM off
-        if not _decodes(data[3:], "utf-8"):
-            raise TableError(
-                "bad_encoding", "文件以 UTF-8 标记开头，但内容不是 UTF-8：请重新另存为 UTF-8"
-            )
-    elif _decodes(data, "utf-8"):
-        encoding = "utf-8"
-    elif _decodes(data, "gb18030"):
-        # A NUL byte is NUL in GB18030 (no character has one inside).
-        if b"\x00" in data:
-            raise TableError("unreadable_file", "文件不是表格文本：请上传 CSV、XLSX 或 XLS 文件")
-        encoding = "gb18030"
-    else:
-        raise TableError(
-            "bad_encoding", "无法识别文件编码：请另存为 UTF-8 或 GB18030（GBK）编码的 CSV，或 XLSX"
-        )
-    return io.TextIOWrapper(io.BytesIO(data), encoding, newline=""), encoding
+    lines = sum(piece.count(b"\n") for piece in pieces(file))
+    file.seek(0)
+    return _table(_csv_rows(stream), lines, "csv", encoding, is_header)
 
 
 def _csv_rows(stream: TextIO) -> Iterator[Row]:
@@ -193,9 +155,9 @@ def _csv_rows(stream: TextIO) -> Iterator[Row]:
         raise TableError("unreadable_file", f"第 {line} 行不是合规的 CSV：{exc}") from exc
 
 
-def _spreadsheet_rows(data: bytes, sheet: str | None) -> tuple[Iterator[Row], int]:
+def _spreadsheet_rows(file: BinaryIO, sheet: str | None) -> tuple[Iterator[Row], int]:
     try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        book = CalamineWorkbook.from_filelike(file)
         pages = book.get_sheet_by_name(sheet) if sheet else book.get_sheet_by_index(0)
         records = pages.iter_rows()
         # Rows are yielded from the sheet's first row, but cells only from its

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+import os
+from typing import Annotated, Any, BinaryIO, Literal
 
 from fastapi import APIRouter, Query, Request, UploadFile
 from fastapi.responses import Response
@@ -67,18 +68,21 @@ class ImportResult(BaseModel):
     )
 
 
-def _read_upload(request: Request, file: UploadFile) -> bytes:
+def _upload(request: Request, file: UploadFile) -> BinaryIO:
+    """The uploaded file, as Starlette spooled it (to disk past a megabyte):
+    the importer reads it a piece at a time, never whole."""
     limit: int = request.app.state.settings.max_upload_bytes
-    data = file.file.read(limit + 1)
-    if len(data) > limit:
+    size = file.file.seek(0, os.SEEK_END)
+    file.file.seek(0)
+    if size > limit:
         raise PayloadTooLarge(f"文件超过 {limit // (1024 * 1024)} MB 上限，请分批导入")
-    if not data:
+    if not size:
         raise ImportRejected("上传的文件是空的", code="empty_file")
-    return data
+    return file.file
 
 
 def _import_route(target: Target) -> Any:
-    importer, _columns = importing.IMPORTERS[target]
+    what = importing.TARGETS[target]
 
     # A plain function: FastAPI runs it in a worker thread, so an import that
     # waits for the database never stalls the event loop and the other requests.
@@ -89,9 +93,13 @@ def _import_route(target: Target) -> Any:
         file: UploadFile,
         dry_run: Annotated[bool, Query(description="试运行：只检查并报告将要发生的变化")] = False,
     ) -> ImportResult:
-        data = _read_upload(request, file)
-        report = importer(
-            session, data=data, filename=file.filename or "upload", actor=actor, dry_run=dry_run
+        report = importing.run_import(
+            what,
+            session,
+            file=_upload(request, file),
+            filename=file.filename or "upload",
+            actor=actor,
+            dry_run=dry_run,
         )
         if dry_run:
             session.rollback()
@@ -112,7 +120,7 @@ def _import_route(target: Target) -> Any:
 
 
 def _template_route(target: Target) -> Any:
-    _importer, columns = importing.IMPORTERS[target]
+    columns = importing.TARGETS[target].columns
 
     def handler() -> Response:
         data = template_xlsx([_template_column(c) for c in columns])
