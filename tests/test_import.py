@@ -435,3 +435,17 @@ def test_an_inspectors_new_unit_and_county_are_named_as_the_api_and_history_name
     )
     assert history[-1]["after"]["county_code"] == "430422"
     assert "organisation" not in history[-1]["after"]
+
+
+def test_a_blank_required_cell_is_named_at_its_column(client: TestClient) -> None:
+    """A blank 所属单位 (the field `unit` in the API) is a problem of its row and column,
+    like any other missing value."""
+    inspectors = (
+        "姓名,执法证号,执法证有效期起,执法证有效期止,所属单位,县市区,专业领域,在岗,联系电话\r\n"
+        "张明,HN-0431-0001,2024-01-01,2028-12-31,,石鼓区,危险化学品,是,\r\n"
+    ).encode()
+    response = _upload(client, inspectors, name="人员.csv", target="inspectors")
+    assert response.status_code == 422, response.text
+    problems = [(e["row"], e["column"]) for e in response.json()["errors"]]
+    assert problems == [(2, "E（所属单位）")]
+    assert client.get("/api/v1/inspectors").json()["total"] == 0

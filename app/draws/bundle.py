@@ -30,11 +30,14 @@ def proving_checkpoint(session: Session, signer: Signer) -> Checkpoint:
 
 def draw_bundle(session: Session, draw: Draw, signer: Signer) -> dict[str, Any]:
     """The draw, its standing, and each of its log entries with an inclusion proof."""
-    checkpoint = proving_checkpoint(session, signer)
+    indexes = ledger.entries_of_draw(session, draw.public_id)
+    # Every entry of the draw, proved: one committed a moment ago, before its
+    # checkpoint, is a 503 to ask again, never a bundle that leaves it out.
+    checkpoint = ledger.signed_checkpoint(
+        session, signer, covering=indexes[-1] if indexes else None
+    )
     entries = []
-    for index in ledger.entries_of_draw(session, draw.public_id):
-        if index >= checkpoint.size:
-            continue
+    for index in indexes:
         row = ledger.entry(session, index)
         entries.append(
             {

@@ -338,9 +338,11 @@ def validate_row(
         # Keyed by field names (county_code), not the API's names (county).
         return model.model_validate(values, by_name=True)
     except ValidationError as exc:
+        # A missing field is reported by its alias (the API's name): back to the field's.
+        by_alias = {f.alias: name for name, f in model.model_fields.items() if f.alias}
         for err in exc.errors():
             loc = err.get("loc") or ()
-            field_name = str(loc[0]) if loc else None
+            field_name = by_alias.get(str(loc[0]), str(loc[0])) if loc else None
             column = layout.where(field_name) if field_name else None
             if column is None and field_name in layout.columns:
                 column = layout.columns[field_name].header
@@ -388,30 +390,6 @@ def valid_rows(
                 yield ValidRow(row.number, valid, values, notes)
     except TableError as exc:
         raise unreadable(filename, exc) from exc
-
-
-def duplicate_check(
-    key: str,
-    row_number: int,
-    seen: dict[str, int],
-    field_name: str,
-    what: str,
-    layout: Layout,
-    problems: Problems,
-) -> bool:
-    """Whether `key` is new in the file; if not, the problem is added."""
-    first = seen.get(key)
-    if first is not None:
-        problems.add(
-            row=row_number,
-            column=layout.where(field_name),
-            message=repeated_message(what, key, first),
-            code="duplicate_in_file",
-            value=key,
-        )
-        return False
-    seen[key] = row_number
-    return True
 
 
 def repeated_message(what: str, key: str, first: int) -> str:

@@ -6,6 +6,7 @@ rendered when the log had n entries stays right until entry n+1. The public
 reads the same few pages many times between two entries: they are answered
 here, before routing, without a worker thread or a database connection.
 
+The log's size here is its latest signed checkpoint's (what pages cite).
 Deadlines are read against today's date, so the date is part of a page's key.
 Each process re-reads the log's size at most every `ttl` seconds, and at once
 after it appended to the log itself; another process's entry shows within `ttl`
@@ -83,8 +84,12 @@ class LogVersion:
 
 
 def _read_size(factory: sessionmaker[Session]) -> int:
+    """The size of the log's latest signed checkpoint, which every page cites: a page
+    rendered between an entry's commit and its checkpoint's signature is kept under the
+    older size, where the rendering that agrees with that checkpoint already stands."""
     with factory() as session:
-        return store.size(session)
+        latest = store.latest_checkpoint(session)
+        return latest.size if latest is not None else 0
 
 
 @dataclass(frozen=True)
