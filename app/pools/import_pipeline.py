@@ -10,6 +10,7 @@ row against it and writes a chunk through the record's writer.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -129,6 +130,8 @@ class ImportTarget(Generic[R, C]):
 
 # Rows validated, then written, at a time.
 CHUNK_ROWS = 5_000
+# Rows validated between two chances for the writer to take the interpreter.
+YIELD_ROWS = 64
 
 
 def run_import(
@@ -162,7 +165,9 @@ def run_import(
             write_to = None if problems.count else batch
             writer.submit(sorter.write, session, sorter.take(), report, actor, write_to)
 
-        for row in target.rows(table, filename, layout, problems, report):
+        for number, row in enumerate(target.rows(table, filename, layout, problems, report)):
+            if number % YIELD_ROWS == 0:
+                writer.let_run()
             sorter.sort(row, problems)
             if sorter.pending() == CHUNK_ROWS:
                 write()
@@ -198,6 +203,19 @@ class _ChunkWriter:
     def submit(self, work: Callable[..., None], *args: Any) -> None:
         self.wait()
         self._pending = self._pool.submit(work, *args)
+
+    def let_run(self) -> None:
+        """Give the writer the interpreter now, if it waits for it.
+
+        The writer takes the interpreter lock for a moment after each statement
+        the database ran without it; the reading thread, busy with Python, would
+        hand the lock over only when the interpreter asks it to (every 5 ms): the
+        writer would run one statement per 5 ms and the two threads would barely
+        overlap (a million rows: 45 s instead of 34, measured). Sleeping for no time
+        releases the lock at once.
+        """
+        if self._pending is not None and not self._pending.done():
+            time.sleep(0)
 
     def wait(self) -> None:
         pending, self._pending = self._pending, None
