@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.draws.listing import replacements
 from app.draws.models import Draw
 from app.ledger import cosigned
 from app.ledger import store as ledger
@@ -16,10 +16,8 @@ from app.ledger.models import Checkpoint
 
 
 def replacement_of(session: Session, draw: Draw) -> str | None:
-    """The public id of the draw that replaced this one, if any."""
-    return session.scalars(
-        select(Draw.public_id).where(Draw.replaces_id == draw.id).order_by(Draw.id.desc()).limit(1)
-    ).first()
+    """The public id of the latest draw that replaced this one, if any."""
+    return replacements(session, [draw.id]).get(draw.id)
 
 
 def proving_checkpoint(session: Session, signer: Signer) -> Checkpoint:

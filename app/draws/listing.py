@@ -102,6 +102,19 @@ class Related:
         )
 
 
+def replacements(session: Session, draw_ids: Sequence[int]) -> dict[int, str]:
+    """Draw id → the public id of the latest draw that replaced it, for these draws."""
+    found: dict[int, str] = {}
+    for old, public_id in session.execute(
+        select(Draw.replaces_id, Draw.public_id)
+        .where(Draw.replaces_id.in_(draw_ids))
+        .order_by(Draw.id)
+    ):
+        if old is not None:
+            found[old] = public_id  # ordered by id: the latest replacement stays
+    return found
+
+
 def related(session: Session, draws: Sequence[Draw]) -> Related:
     """The replacements, log entries and drawn units of these draws."""
     ids = [d.id for d in draws]
@@ -109,12 +122,7 @@ def related(session: Session, draws: Sequence[Draw]) -> Related:
     chosen = select(Draw.id, Draw.public_id).where(Draw.id.in_(replaced_ids))
     public = {draw_id: public_id for draw_id, public_id in session.execute(chosen)}
     replaces = {d.id: public[d.replaces_id] for d in draws if d.replaces_id in public}
-    replaced_by: dict[int, str] = {}
-    for old, public_id in session.execute(
-        select(Draw.replaces_id, Draw.public_id).where(Draw.replaces_id.in_(ids)).order_by(Draw.id)
-    ):
-        if old is not None:
-            replaced_by[old] = public_id  # ordered by id: the latest replacement stays
+    replaced_by = replacements(session, ids)
     log_entries: dict[str, list[int]] = defaultdict(list)
     for of_draw, index in session.execute(
         select(LogEntry.draw, LogEntry.idx)

@@ -170,7 +170,7 @@ def enterprise_history(
     session: SessionDep, enterprise_id: RecordId, paging: Annotated[PageQuery, Query()]
 ) -> Page[ChangeOut]:
     service.get_enterprise(session, enterprise_id)
-    records = service.history(session, entity="enterprise", entity_id=enterprise_id)
+    records = service.changes_of(session, entity="enterprise", entity_id=enterprise_id)
     return paging.of([ChangeOut.model_validate(r) for r in records])
 
 

@@ -144,7 +144,7 @@ def inspector_history(
     session: SessionDep, inspector_id: RecordId, paging: Annotated[PageQuery, Query()]
 ) -> Page[ChangeOut]:
     service.get_inspector(session, inspector_id)
-    records = service.history(session, entity="inspector", entity_id=inspector_id)
+    records = service.changes_of(session, entity="inspector", entity_id=inspector_id)
     return paging.of([ChangeOut.model_validate(r) for r in records])
 
 
@@ -228,5 +228,5 @@ def conflict_history(
     session: SessionDep, conflict_id: RecordId, paging: Annotated[PageQuery, Query()]
 ) -> Page[ChangeOut]:
     service.get_conflict(session, conflict_id)
-    records = service.history(session, entity="conflict", entity_id=conflict_id)
+    records = service.changes_of(session, entity="conflict", entity_id=conflict_id)
     return paging.of([ChangeOut.model_validate(r) for r in records])

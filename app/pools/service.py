@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import Select, or_, select
 
 from app.db import paginate
-from app.history import changes_of as history
+from app.history import changes_of
 from app.pools.changes import (
     ENTERPRISE_FIELDS,
     INSPECTOR_FIELDS,
@@ -47,6 +47,7 @@ from app.pools.inspector_writer import create_inspector, retire_inspector, updat
 from app.pools.models import Enterprise, EnterpriseTag
 
 __all__ = [
+    "changes_of",
     "CONFLICT_FIELDS",
     "ENTERPRISE_FIELDS",
     "INSPECTOR_FIELDS",
@@ -65,7 +66,6 @@ __all__ = [
     "get_conflict",
     "get_enterprise",
     "get_inspector",
-    "history",
     "inspection_query",
     "inspector_by_cert",
     "inspector_query",

@@ -43,7 +43,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import DomainError, problem_response
-from app.ledger import store
+from app.ledger import tile_store
 from app.public.deadlines import beijing_today
 
 
@@ -88,8 +88,7 @@ def _read_size(factory: sessionmaker[Session]) -> int:
     rendered between an entry's commit and its checkpoint's signature is kept under the
     older size, where the rendering that agrees with that checkpoint already stands."""
     with factory() as session:
-        latest = store.latest_checkpoint(session)
-        return latest.size if latest is not None else 0
+        return tile_store.signed_size(session)
 
 
 @dataclass(frozen=True)

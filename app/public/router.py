@@ -7,13 +7,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy import select
 
 from app.access.policy import PUBLIC, allow
 from app.db import SessionDep
 from app.downloads import XLSX, attachment
 from app.draws import service
-from app.draws.bundle import draw_bundle
+from app.draws.bundle import draw_bundle, replacement_of
 from app.draws.models import Draw
 from app.public import notice, views
 from app.public.deadlines import beijing_today
@@ -53,9 +52,7 @@ def _detail(session: SessionDep, public_id: str) -> dict[str, Any]:
     detail = views.draw_detail(session, draw, today=beijing_today())
     replaced = session.get(Draw, draw.replaces_id) if draw.replaces_id else None
     detail["replaces"] = replaced.public_id if replaced else None
-    detail["replaced_by"] = session.scalar(
-        select(Draw.public_id).where(Draw.replaces_id == draw.id).order_by(Draw.id.desc()).limit(1)
-    )
+    detail["replaced_by"] = replacement_of(session, draw)
     return detail
 
 
