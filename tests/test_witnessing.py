@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -224,6 +225,44 @@ def test_a_starting_process_asks_even_a_current_witness(
     with session_factory() as session:
         assert "12" in (witnessing.ahead_of_us(session) or "")
     assert running.run_once()[0].status == "current"  # later rounds only send what is new
+
+
+def test_workers_started_together_share_the_probe(
+    session_factory: sessionmaker[Session], signer: Signer, one: Running, tmp_path: Path
+) -> None:
+    path = _policy(tmp_path, signer, one)
+    _append(session_factory, signer, 5)
+    first, second = _client(session_factory, path, signer), _client(session_factory, path, signer)
+    assert first.run_once()[0].status == "cosigned"
+    assert len(one.witness.requests) == 1
+    # The sibling heard from the witness after this process started: it does not ask again.
+    assert second.run_once()[0].status == "current"
+    assert len(one.witness.requests) == 1
+    # A process started before that answer but whose database was put back to an older
+    # copy meanwhile does not share it: the restored state's answer is older than it.
+    with session_factory() as session:
+        session.execute(
+            text("UPDATE log_witness_state SET last_ok = :old"),
+            {"old": second.started - timedelta(seconds=1)},
+        )
+        session.commit()
+    one.witness.size = 12
+    third = Witnessing(
+        session_factory,
+        witnessing.load_policy(path, signer.published_keys),
+        started=second.started,
+    )
+    assert third.run_once()[0].status == "ahead"
+    assert len(one.witness.requests) == 2
+
+
+def test_a_worker_starts_when_its_process_was_created() -> None:
+    from app.ledger.witness_worker import process_started
+
+    started = process_started()
+    assert started <= datetime.now(UTC)
+    # The test process was created before this test ran, not now.
+    assert datetime.now(UTC) - started > timedelta(seconds=1)
 
 
 def test_a_wrong_cosignature_is_refused_and_retried_later(

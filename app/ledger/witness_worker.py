@@ -1,15 +1,21 @@
 """This process's witnessing thread: it wakes on every checkpoint this process signs,
 and every `witness_retry_seconds`, and sends the latest checkpoint to each witness
-that has not cosigned it (`witnessing.submit`). Ceremonies only wake it."""
+that has not cosigned it (`witnessing.submit`). Ceremonies only wake it.
+
+Its first round asks every witness even if it has cosigned already (the probe for a
+restored database), unless a sibling worker of the same start has heard from it
+since this process was created: the workers of one service share that question."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import psutil
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
@@ -24,6 +30,7 @@ from app.ledger.witnessing import (
     load_policy,
     submit,
 )
+from app.types import utcnow
 
 log = logging.getLogger("shuangsui.witnessing")
 
@@ -40,6 +47,7 @@ class Witnessing:
         timeout: float = 10.0,
         then: Callable[[], None] | None = None,
         data_dir: Path | None = None,
+        started: datetime | None = None,
     ) -> None:
         self.factory = factory
         self.data_dir = data_dir
@@ -51,6 +59,7 @@ class Witnessing:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._probed = False
+        self.started = started or utcnow()
         with factory() as session:
             ensure_states(session, policy)
             session.commit()
@@ -62,7 +71,10 @@ class Witnessing:
     def run_once(self) -> list[Outcome]:
         """One round: every witness with a URL that is due (all of them, in the first round)."""
         probe, self._probed = not self._probed, True
-        outcomes = [submit(self.factory, w, self.http, probe=probe) for w in self.witnesses]
+        outcomes = [
+            submit(self.factory, w, self.http, probe=probe, answered_since=self.started)
+            for w in self.witnesses
+        ]
         if self.data_dir is not None and any(o.status == Submitted.AHEAD for o in outcomes):
             # A witness has cosigned more of this log than the database holds: the
             # same alarm as a rolled-back database, kept where every worker sees it.
@@ -107,7 +119,17 @@ def start_witnessing(
         return None
     policy = load_policy(settings.witness_policy, signer.published_keys)
     client = Witnessing(
-        factory, policy, interval=settings.witness_retry_seconds, data_dir=settings.data_dir
+        factory,
+        policy,
+        interval=settings.witness_retry_seconds,
+        data_dir=settings.data_dir,
+        started=process_started(),
     )
     client.start()
     return client
+
+
+def process_started() -> datetime:
+    """When this process was created (not when it got here: workers spawned together
+    import at different speeds, and a sibling may have probed meanwhile)."""
+    return datetime.fromtimestamp(psutil.Process().create_time(), UTC)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 
@@ -214,6 +214,11 @@ def _is_current(session: Session, witness: PolicyWitness) -> bool:
     return kept is not None
 
 
+def _answered_since(state: WitnessState, since: datetime) -> bool:
+    """Has the witness cosigned for some process of this service since `since`?"""
+    return state.last_ok is not None and state.last_ok >= since
+
+
 def submit(
     factory: sessionmaker[Session],
     witness: PolicyWitness,
@@ -221,12 +226,15 @@ def submit(
     *,
     lease: timedelta = timedelta(seconds=60),
     probe: bool = False,
+    answered_since: datetime | None = None,
 ) -> Outcome:
     """Send the latest checkpoint to one witness, if no other process is; store its cosignature.
 
     `probe` sends it even if the witness has cosigned it already: a process that starts
     asks once, so that a witness that has seen more of this log than the database holds
-    (a database restored from an old copy) says so before anything new is signed.
+    (a database restored from an old copy) says so before anything new is signed —
+    unless the witness has cosigned for a sibling process since `answered_since` (this
+    process's start): that answer came after the same start, from the same database.
     """
     assert witness.url is not None
     with factory() as session:
@@ -235,7 +243,7 @@ def submit(
     if not _claim(factory, witness, lease):
         return Outcome(witness.name, Submitted.WAITING)
     try:
-        outcome = _submit(factory, witness, http, probe=probe)
+        outcome = _submit(factory, witness, http, probe=probe, answered_since=answered_since)
     except Exception as exc:  # never leave the lease held: the next try must come
         log.exception("witness %s", witness.name)
         return _failed(factory, witness, f"提交见证时出错：{type(exc).__name__}")
@@ -245,7 +253,12 @@ def submit(
 
 
 def _submit(
-    factory: sessionmaker[Session], witness: PolicyWitness, http: httpx.Client, *, probe: bool
+    factory: sessionmaker[Session],
+    witness: PolicyWitness,
+    http: httpx.Client,
+    *,
+    probe: bool,
+    answered_since: datetime | None,
 ) -> Outcome:
     """The rounds of one submission, under the lease; the caller releases it."""
     assert witness.url is not None
@@ -257,6 +270,8 @@ def _submit(
             state = session.get(WitnessState, witness.vkey)
             if latest is None or state is None:
                 return Outcome(witness.name, Submitted.CURRENT)
+            if probe and answered_since is not None and _answered_since(state, answered_since):
+                probe = False  # a sibling of this very start asked already
             if not probe and _is_current(session, witness):
                 status = Submitted.CURRENT if cosigned is None else Submitted.COSIGNED
                 return Outcome(witness.name, status, cosigned)
