@@ -172,9 +172,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 app.state.witnessing.poke()
 
         # Every commit that grew the log gets its checkpoint, and the public pages read the
-        # new size; the witnesses are asked in the background.
-        sign_after_commit(app.state.sessionmaker, app.state.signer, then=signed)
+        # new size; the witnesses are asked in the background. A signature that fails
+        # after its commit is retried from a second on (proofs answer Retry-After: 1).
+        signing_later = sign_after_commit(
+            app.state.sessionmaker, app.state.signer, then=signed, retry_seconds=1.0
+        )
         yield
+        if signing_later is not None:
+            signing_later.stop()
         if app.state.witnessing is not None:
             app.state.witnessing.stop()
         engine.dispose()

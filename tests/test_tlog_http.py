@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import time
 
 import httpx
 import pytest
@@ -182,6 +183,45 @@ def test_a_web_page_may_read_the_log(log_of_300: TestClient) -> None:
     # Only the log's read prefix: the rest of the API is not opened to other sites.
     other = log_of_300.get("/api/v1/log/checkpoint", headers={"Origin": "https://x.example"})
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_a_signature_that_fails_after_its_commit_is_retried_in_the_background(
+    demo: TestClient, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database goes away between a freeze's commit and its checkpoint's signature:
+    the freeze stands (201, not an error for a step that happened), and the checkpoint
+    comes a moment later (retried until it works) without another step or a restart."""
+    from sqlalchemy.exc import OperationalError
+
+    from tests.factories import WITNESSES, ceremony_time
+
+    signing = store.sign_checkpoint
+    failed: list[int] = []
+
+    def lost_connection(session: Session, signer: object) -> store.Checkpoint:
+        if len(failed) < 2:  # the signature after the commit, and the first retry
+            failed.append(store.size(session))
+            raise OperationalError("SELECT size FROM log_head", {}, Exception("server closed"))
+        return signing(session, signer)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(store, "sign_checkpoint", lost_connection)
+    signed_before = _checkpoint(demo)[0]
+    plan = demo.post("/api/v1/plans/from-template/2024-hazchem").json()
+    frozen = demo.post(
+        f"/api/v1/plans/{plan['id']}/freeze",
+        json={"seed": {"source": "dice", "ceremony_at": ceremony_time(), "witnesses": WITNESSES}},
+    )
+    assert frozen.status_code == 201, frozen.text
+    with session_factory() as session:
+        grown = store.size(session)
+    assert failed[0] == grown and grown > signed_before
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and _checkpoint(demo)[0] < grown:
+        time.sleep(0.2)
+    assert _checkpoint(demo)[0] == grown
+    assert failed == [grown, grown]
+    last = demo.get(f"/api/v1/log/entries/{grown - 1}")
+    assert last.status_code == 200 and last.json()["tree_size"] == grown
 
 
 def test_readers_never_sign_and_the_next_start_signs_what_was_left(

@@ -10,6 +10,8 @@ proofs read O(log n) stored hashes and never rehash the log.
 from __future__ import annotations
 
 import base64
+import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -29,6 +31,8 @@ from app.ledger.models import Checkpoint, LogEntry, LogHead, LogNode
 from app.ledger.tiles import MAX_ENTRY_BYTES
 
 Coordinate = tuple[int, int]
+
+log = logging.getLogger("shuangsui.ledger")
 
 
 class LogInconsistent(DomainError):
@@ -288,22 +292,100 @@ def sign_pending(factory: sessionmaker[Session], signer: Signer) -> Checkpoint:
         return signed
 
 
+class SigningLater:
+    """Signs, in the background, what a failed after-commit signature left unsigned.
+
+    The step's entries are committed whatever happens to its checkpoint: a database
+    hiccup or a full disk must not turn a finished ceremony step into an error, nor
+    leave its entries unproven until the next append. One retry at a time, backing
+    off from `first` seconds to at most a minute, until a checkpoint covers the log.
+    """
+
+    LONGEST = 60.0
+
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        signer: Signer,
+        then: Callable[[], None] | None,
+        first: float,
+    ) -> None:
+        self.factory, self.signer, self.then, self.first = factory, signer, then, first
+        self._delay = first
+        self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._stopped = False
+
+    def schedule(self) -> None:
+        with self._lock:
+            if self._timer is not None or self._stopped:
+                return  # a retry is on its way; it signs the whole log
+            self._timer = threading.Timer(self._delay, self._run)
+            self._timer.daemon = True
+            self._timer.start()
+
+    @property
+    def waiting(self) -> bool:
+        with self._lock:
+            return self._timer is not None
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    def _run(self) -> None:
+        with self._lock:
+            self._timer = None
+        try:
+            sign_pending(self.factory, self.signer)
+        except Exception:
+            self._delay = min(self._delay * 2, self.LONGEST)
+            log.exception(
+                "signing the log's checkpoint failed again (retry in %.0f s)", self._delay
+            )
+            self.schedule()
+            return
+        self._delay = self.first
+        log.info("the log's checkpoint is signed again")
+        if self.then is not None:
+            self.then()
+
+
 def sign_after_commit(
-    factory: sessionmaker[Session], signer: Signer, *, then: Callable[[], None] | None = None
-) -> None:
+    factory: sessionmaker[Session],
+    signer: Signer,
+    *,
+    then: Callable[[], None] | None = None,
+    retry_seconds: float | None = None,
+) -> SigningLater | None:
     """Sign a checkpoint after every commit of `factory`'s sessions that appended to the log.
 
     The one place where checkpoints of ceremony steps are signed: the step's
     entries commit first, then the checkpoint is signed in its own transaction,
-    and `then` runs (for example, to tell the public pages the log grew).
+    and `then` runs (for example, to tell the public pages the log grew). If the
+    signature fails, with `retry_seconds` the commit stands and the signature is
+    retried in the background (returned, to be stopped); without, the failure is
+    raised to the committer (the command line, which says so and exits; the next
+    start of the service signs).
     """
+    later = SigningLater(factory, signer, then, retry_seconds) if retry_seconds else None
 
     def sign(session: Session) -> None:
         if not session.info.pop(LOG_APPENDED, False):
             return
-        with factory() as fresh:
-            sign_checkpoint(fresh, signer)
-            fresh.commit()
+        try:
+            with factory() as fresh:
+                sign_checkpoint(fresh, signer)
+                fresh.commit()
+        except Exception:
+            if later is None:
+                raise
+            log.exception("signing the log's checkpoint after a commit failed: retrying")
+            later.schedule()
+            return
         if then is not None:
             then()
 
@@ -322,6 +404,7 @@ def sign_after_commit(
     event.listen(factory, "after_begin", remember)
     event.listen(factory, "after_commit", sign)
     event.listen(factory, "after_rollback", forget)
+    return later
 
 
 def entry(session: Session, index: int) -> LogEntry:
