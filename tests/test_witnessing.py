@@ -227,6 +227,34 @@ def test_a_starting_process_asks_even_a_current_witness(
     assert running.run_once()[0].status == "current"  # later rounds only send what is new
 
 
+def test_a_probe_that_reached_nobody_is_asked_again(
+    session_factory: sessionmaker[Session], signer: Signer, one: Running, tmp_path: Path
+) -> None:
+    import socket
+
+    _append(session_factory, signer, 5)
+    assert _client(session_factory, _policy(tmp_path, signer, one), signer).run_once()[0].size == 5
+    one.witness.size = 12  # it cosigned more of this log than the database holds
+    with socket.socket() as probe:  # a port nobody listens on yet
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    later = Running(one.witness, f"http://127.0.0.1:{port}/witness")
+    running = _client(session_factory, _policy(tmp_path, signer, later), signer)
+    assert running.run_once()[0].status == "failed"  # down when this process starts
+    server = serve(one.witness, port=port)
+    try:
+        with session_factory() as session:
+            session.execute(text("UPDATE log_witness_state SET next_attempt = NULL"))
+            session.commit()
+        # The probe is still owed: the next round asks although the database says "current".
+        assert running.run_once()[0].status == "ahead"
+    finally:
+        server.shutdown()
+        server.server_close()
+    with session_factory() as session:
+        assert "12" in (witnessing.ahead_of_us(session) or "")
+
+
 def test_workers_started_together_share_the_probe(
     session_factory: sessionmaker[Session], signer: Signer, one: Running, tmp_path: Path
 ) -> None:

@@ -4,7 +4,8 @@ that has not cosigned it (`witnessing.submit`). Ceremonies only wake it.
 
 Its first round asks every witness even if it has cosigned already (the probe for a
 restored database), unless a sibling worker of the same start has heard from it
-since this process was created: the workers of one service share that question."""
+since this process was created: the workers of one service share that question. A
+probe that found the witness down (or backing off) is owed until it answers."""
 
 from __future__ import annotations
 
@@ -58,7 +59,9 @@ class Witnessing:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._probed = False
+        # Witnesses not yet probed since this process started: a probe that found the
+        # witness unreachable, or busy with a sibling, is asked again in later rounds.
+        self._unprobed = {w.vkey for w in policy.witnesses}
         self.started = started or utcnow()
         with factory() as session:
             ensure_states(session, policy)
@@ -69,12 +72,17 @@ class Witnessing:
         return [w for w in self.policy.witnesses if w.url is not None]
 
     def run_once(self) -> list[Outcome]:
-        """One round: every witness with a URL that is due (all of them, in the first round)."""
-        probe, self._probed = not self._probed, True
-        outcomes = [
-            submit(self.factory, w, self.http, probe=probe, answered_since=self.started)
-            for w in self.witnesses
-        ]
+        """One round: every witness with a URL that is due (all of them, until each has
+        answered since this process started)."""
+        outcomes = []
+        for witness in self.witnesses:
+            probe = witness.vkey in self._unprobed
+            outcome = submit(
+                self.factory, witness, self.http, probe=probe, answered_since=self.started
+            )
+            if outcome.status in (Submitted.COSIGNED, Submitted.CURRENT, Submitted.AHEAD):
+                self._unprobed.discard(witness.vkey)
+            outcomes.append(outcome)
         if self.data_dir is not None and any(o.status == Submitted.AHEAD for o in outcomes):
             # A witness has cosigned more of this log than the database holds: the
             # same alarm as a rolled-back database, kept where every worker sees it.
